@@ -1,0 +1,511 @@
+"""StyleGAN v1 (Karras et al., 2019) in Keras 3, NHWC, numerically matching NVIDIA's TF1 code.
+
+Port of `training/networks_stylegan.py` (G_mapping, G_synthesis, G_style truncation, D_basic) with
+`structure='fixed'` semantics at lod 0 (what NVIDIA's recursive graph computes at lod 0). All
+weights are stored exactly as NVIDIA stores them (equalized-lr: N(0,1)-scale storage, runtime
+coefficient applied in `call`), so converted pickles are plain copies plus layout transposes.
+
+Images are NHWC float32 in NVIDIA's raw range (about [-1, 1], not clipped). Use `to_uint8`,
+`to_unit_range` or `to_nchw` for other layouts.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from idd_tf import config as cfg
+from idd_tf.config import StyleGANConfig
+
+NOISE_MODES = ("const", "random", "none")
+
+
+# ----------------------------------------------------------------------------------------------
+# Functional primitives (NHWC).
+
+def runtime_coef(shape: Sequence[int], gain: float, lrmul: float = 1.0) -> float:
+    """Equalized-lr runtime multiplier of NVIDIA's `get_weight(use_wscale=True)`."""
+    fan_in = float(np.prod(shape[:-1]))
+    return gain / math.sqrt(fan_in) * lrmul
+
+
+def lrelu(x):
+    return tf.nn.leaky_relu(x, alpha=cfg.LRELU_SLOPE)
+
+
+def pixel_norm(x, axis=-1):
+    return x * tf.math.rsqrt(tf.reduce_mean(tf.square(x), axis=axis, keepdims=True) + cfg.NORM_EPSILON)
+
+
+def instance_norm(x):
+    x = x - tf.reduce_mean(x, axis=[1, 2], keepdims=True)
+    return x * tf.math.rsqrt(tf.reduce_mean(tf.square(x), axis=[1, 2], keepdims=True) + cfg.NORM_EPSILON)
+
+
+def blur2d(x):
+    """[1,2,1] x [1,2,1] / 16 depthwise blur with SAME padding (NVIDIA `blur2d`)."""
+    f = np.asarray(cfg.BLUR_FILTER, dtype=np.float32)
+    f = np.outer(f, f)
+    f /= f.sum()
+    channels = x.shape[-1]
+    kernel = tf.constant(np.tile(f[:, :, None, None], [1, 1, channels, 1]), dtype=x.dtype)
+    return tf.nn.depthwise_conv2d(x, kernel, strides=[1, 1, 1, 1], padding="SAME")
+
+
+def upscale2d(x, factor=2):
+    """Nearest-neighbour upscale."""
+    s = tf.shape(x)
+    h, w, c = x.shape[1], x.shape[2], x.shape[3]
+    x = tf.reshape(x, [s[0], h, 1, w, 1, c])
+    x = tf.tile(x, [1, 1, factor, 1, factor, 1])
+    return tf.reshape(x, [s[0], h * factor, w * factor, c])
+
+
+def downscale2d(x):
+    """2x2 box downscale (NVIDIA `_downscale2d` for factor 2)."""
+    return tf.nn.avg_pool2d(x, ksize=2, strides=2, padding="VALID")
+
+
+def _fold_3x3_to_4x4(w):
+    """Pad a [3,3,a,b] kernel and sum its four 1-pixel shifts into [4,4,a,b] (fused resampling)."""
+    w = tf.pad(w, [[1, 1], [1, 1], [0, 0], [0, 0]])
+    return w[1:, 1:] + w[:-1, 1:] + w[1:, :-1] + w[:-1, :-1]
+
+
+def minibatch_stddev(x, group_size=4, num_new_features=1):
+    """NVIDIA `minibatch_stddev_layer` in NHWC. Groups are samples {m, M+m, 2M+m, ...}."""
+    n = tf.shape(x)[0]
+    g = tf.minimum(group_size, n)
+    h, w, c = x.shape[1], x.shape[2], x.shape[3]
+    y = tf.reshape(x, [g, -1, h, w, num_new_features, c // num_new_features])
+    y = y - tf.reduce_mean(y, axis=0, keepdims=True)
+    y = tf.reduce_mean(tf.square(y), axis=0)
+    y = tf.sqrt(y + cfg.MBSTD_EPSILON)
+    y = tf.reduce_mean(y, axis=[1, 2, 4])  # [M, n]
+    y = tf.reshape(y, [-1, 1, 1, num_new_features])
+    y = tf.tile(y, [g, h, w, 1])
+    return tf.concat([x, y], axis=-1)
+
+
+# ----------------------------------------------------------------------------------------------
+# Layers.
+
+class EqualizedDense(keras.layers.Layer):
+    """Fully connected layer with equalized learning rate: `x @ (weight * coef) + bias * lrmul`.
+
+    Weights are named `weight` [in, units] and `bias` [units] as in NVIDIA's pickles.
+    """
+
+    def __init__(self, units, gain=cfg.LRELU_GAIN, lrmul=1.0, **kwargs):
+        super().__init__(**kwargs)
+        self.units = int(units)
+        self.gain = float(gain)
+        self.lrmul = float(lrmul)
+
+    def build(self, input_shape):
+        fan_in = int(input_shape[-1])
+        self.weight = self.add_weight(
+            name="weight", shape=(fan_in, self.units),
+            initializer=keras.initializers.RandomNormal(0.0, 1.0 / self.lrmul))
+        self.bias = self.add_weight(name="bias", shape=(self.units,), initializer="zeros")
+        self.coef = runtime_coef((fan_in, self.units), self.gain, self.lrmul)
+
+    def call(self, x):
+        return tf.matmul(x, self.weight * self.coef) + self.bias * self.lrmul
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units, "gain": self.gain, "lrmul": self.lrmul}
+
+
+class EqualizedConv2D(keras.layers.Layer):
+    """Conv layer with equalized learning rate and optional NVIDIA resampling.
+
+    resample: None, "up" (nearest-upscale then conv, or fused transposed conv when `fused`),
+    "down" (conv then 2x2 box downscale, or fused strided conv when `fused`). `use_bias` adds
+    `bias` after the conv; the synthesis layers add their bias later (after noise), so they
+    construct this with use_bias=False.
+    """
+
+    def __init__(self, filters, kernel_size, gain=cfg.LRELU_GAIN, resample=None, fused=False,
+                 use_bias=True, **kwargs):
+        super().__init__(**kwargs)
+        if resample not in (None, "up", "down"):
+            raise ValueError(f"resample must be None, 'up' or 'down', got {resample!r}")
+        self.filters = int(filters)
+        self.kernel_size = int(kernel_size)
+        self.gain = float(gain)
+        self.resample = resample
+        self.fused = bool(fused)
+        self.use_bias = bool(use_bias)
+
+    def build(self, input_shape):
+        shape = (self.kernel_size, self.kernel_size, int(input_shape[-1]), self.filters)
+        self.weight = self.add_weight(name="weight", shape=shape,
+                                      initializer=keras.initializers.RandomNormal(0.0, 1.0))
+        if self.use_bias:
+            self.bias = self.add_weight(name="bias", shape=(self.filters,), initializer="zeros")
+        self.coef = runtime_coef(shape, self.gain)
+
+    def call(self, x):
+        w = self.weight * self.coef
+        if self.resample == "up" and self.fused:
+            w = _fold_3x3_to_4x4(tf.transpose(w, [0, 1, 3, 2]))  # [4,4,out,in]
+            s = tf.shape(x)
+            out_shape = tf.stack([s[0], x.shape[1] * 2, x.shape[2] * 2, self.filters])
+            x = tf.nn.conv2d_transpose(x, w, out_shape, strides=2, padding="SAME")
+            x = tf.ensure_shape(x, [None, x.shape[1], x.shape[2], self.filters])
+        elif self.resample == "down" and self.fused:
+            x = tf.nn.conv2d(x, _fold_3x3_to_4x4(w) * 0.25, strides=2, padding="SAME")
+        else:
+            if self.resample == "up":
+                x = upscale2d(x)
+            x = tf.nn.conv2d(x, w, strides=1, padding="SAME")
+            if self.resample == "down":
+                x = downscale2d(x)
+        if self.use_bias:
+            x = x + self.bias
+        return x
+
+    def compute_output_shape(self, input_shape):
+        h, w = input_shape[1], input_shape[2]
+        if self.resample == "up":
+            h, w = h * 2, w * 2
+        elif self.resample == "down":
+            h, w = h // 2, w // 2
+        return (input_shape[0], h, w, self.filters)
+
+    def get_config(self):
+        return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,
+                "gain": self.gain, "resample": self.resample, "fused": self.fused,
+                "use_bias": self.use_bias}
+
+
+class StyledLayer(keras.layers.Layer):
+    """One synthesis layer: [const | conv(+up+blur)] -> noise -> bias -> lrelu -> instance norm -> style.
+
+    Weights: `const` [1,4,4,C] (first layer) or `weight` (conv), `noise_strength` [C], `bias` [C],
+    and the `StyleMod` EqualizedDense (dlatent -> 2C: scale, shift).
+    """
+
+    def __init__(self, filters, kind="conv", fused=False, **kwargs):
+        super().__init__(**kwargs)
+        if kind not in ("const", "conv", "up"):
+            raise ValueError(f"kind must be 'const', 'conv' or 'up', got {kind!r}")
+        self.filters = int(filters)
+        self.kind = kind
+        self.fused = bool(fused)
+        self.conv = None
+        if kind != "const":
+            self.conv = EqualizedConv2D(filters, 3, resample="up" if kind == "up" else None,
+                                        fused=fused, use_bias=False, name="conv")
+        self.style = EqualizedDense(2 * filters, gain=1.0, name="StyleMod")
+
+    def build(self, x_shape, w_shape):
+        if self.kind == "const":
+            self.const = self.add_weight(name="const", shape=(1, 4, 4, self.filters),
+                                         initializer="ones")
+        else:
+            self.conv.build(x_shape)
+        self.noise_strength = self.add_weight(name="noise_strength", shape=(self.filters,),
+                                              initializer="zeros")
+        self.bias = self.add_weight(name="bias", shape=(self.filters,), initializer="zeros")
+        self.style.build(w_shape)
+
+    def call(self, x, w, noise=None):
+        """x: NHWC input (batch template for 'const'), w: [B, dlatent], noise: [B|1, H, W, 1] or None."""
+        if self.kind == "const":
+            x = tf.tile(self.const, [tf.shape(w)[0], 1, 1, 1])
+        else:
+            x = self.conv(x)
+            if self.kind == "up":
+                x = blur2d(x)
+        if noise is not None:
+            x = x + noise * self.noise_strength
+        x = lrelu(x + self.bias)
+        x = instance_norm(x)
+        style = self.style(w)
+        scale = style[:, None, None, :self.filters]
+        shift = style[:, None, None, self.filters:]
+        return x * (scale + 1.0) + shift
+
+    def get_config(self):
+        return {**super().get_config(), "filters": self.filters, "kind": self.kind,
+                "fused": self.fused}
+
+
+# ----------------------------------------------------------------------------------------------
+# Networks.
+
+def _config_from(config) -> StyleGANConfig:
+    return config if isinstance(config, StyleGANConfig) else StyleGANConfig.from_dict(config)
+
+
+class MappingNetwork(keras.Model):
+    """G_mapping: z [B, latent_size] -> w broadcast to [B, num_layers, dlatent_size].
+
+    Pixel-normalises z, then `mapping_layers` equalized Dense + LeakyReLU(0.2) with lr multiplier
+    `mapping_lrmul`. Layers are named `Dense0..Dense{n-1}` like NVIDIA's scopes.
+    """
+
+    def __init__(self, config, **kwargs):
+        super().__init__(**kwargs)
+        self.config = _config_from(config)
+        c = self.config
+        self.dense_layers = [
+            EqualizedDense(c.dlatent_size if i == c.mapping_layers - 1 else c.mapping_fmaps,
+                           gain=cfg.LRELU_GAIN, lrmul=c.mapping_lrmul, name=f"Dense{i}")
+            for i in range(c.mapping_layers)]
+        self.build((None, c.latent_size))
+
+    def build(self, input_shape):
+        shape = tuple(input_shape)
+        for layer in self.dense_layers:
+            layer.build(shape)
+            shape = (shape[0], layer.units)
+        self.built = True
+
+    def call(self, z, broadcast=True):
+        x = pixel_norm(tf.convert_to_tensor(z, tf.float32))
+        for layer in self.dense_layers:
+            x = lrelu(layer(x))
+        if broadcast:
+            x = tf.tile(x[:, None, :], [1, self.config.num_layers, 1])
+        return x
+
+    def get_config(self):
+        return {**super().get_config(), "config": self.config.to_dict()}
+
+
+class SynthesisNetwork(keras.Model):
+    """G_synthesis: per-layer dlatents [B, num_layers, dlatent_size] -> NHWC image [B, R, R, C].
+
+    Holds NVIDIA's per-layer noise buffers (`noise0..`, non-trainable, [1, H, W, 1]) and ToRGB
+    layers for every lod (only lod 0 is used, the others are kept so weights round-trip).
+
+    call(ws, noise_mode="const"|"random"|"none", noise=None): "const" uses the stored buffers
+    (NVIDIA randomize_noise=False), "random" draws fresh N(0,1) noise, "none" disables noise;
+    `noise` (a list of num_layers tensors broadcastable to [B, H, W, 1]) overrides the mode.
+    A [B, dlatent_size] input is broadcast to every layer.
+    """
+
+    def __init__(self, config, **kwargs):
+        super().__init__(**kwargs)
+        self.config = _config_from(config)
+        c = self.config
+        self.styled_layers = [StyledLayer(c.nf(1), kind="const", name="4x4_Const"),
+                              StyledLayer(c.nf(1), kind="conv", name="4x4_Conv")]
+        for res in range(3, c.resolution_log2 + 1):
+            r = 2 ** res
+            fused = r >= cfg.FUSED_SCALE_MIN_RES
+            self.styled_layers.append(
+                StyledLayer(c.nf(res - 1), kind="up", fused=fused, name=f"{r}x{r}_Conv0_up"))
+            self.styled_layers.append(StyledLayer(c.nf(res - 1), kind="conv", name=f"{r}x{r}_Conv1"))
+        self.torgb = {}
+        for res in range(2, c.resolution_log2 + 1):
+            lod = c.resolution_log2 - res
+            self.torgb[lod] = EqualizedConv2D(c.num_channels, 1, gain=1.0, name=f"ToRGB_lod{lod}")
+        self.build((None, c.num_layers, c.dlatent_size))
+
+    def build(self, input_shape):
+        c = self.config
+        self.noise_buffers = []
+        for i in range(c.num_layers):
+            r = 2 ** (i // 2 + 2)
+            self.noise_buffers.append(self.add_weight(
+                name=f"noise{i}", shape=(1, r, r, 1), trainable=False,
+                initializer=keras.initializers.RandomNormal(0.0, 1.0)))
+        w_shape = (None, c.dlatent_size)
+        for i, layer in enumerate(self.styled_layers):
+            res = i // 2 + 2
+            in_res = 2 ** (res - 1) if layer.kind == "up" else 2 ** res
+            in_ch = c.nf(res - 2) if layer.kind == "up" else c.nf(res - 1)
+            layer.build((None, in_res, in_res, in_ch), w_shape)
+        for lod, layer in self.torgb.items():
+            res = c.resolution_log2 - lod
+            layer.build((None, 2 ** res, 2 ** res, c.nf(res - 1)))
+        self.built = True
+
+    def _layer_noise(self, i, batch, noise_mode, noise):
+        if noise is not None:
+            return tf.convert_to_tensor(noise[i], tf.float32)
+        if noise_mode == "const":
+            return self.noise_buffers[i]
+        if noise_mode == "random":
+            r = 2 ** (i // 2 + 2)
+            return tf.random.normal([batch, r, r, 1])
+        return None
+
+    def call(self, ws, noise_mode="const", noise=None):
+        c = self.config
+        if noise_mode not in NOISE_MODES:
+            raise ValueError(f"noise_mode must be one of {NOISE_MODES}, got {noise_mode!r}")
+        if noise is not None and len(noise) != c.num_layers:
+            raise ValueError(f"noise must hold {c.num_layers} tensors, got {len(noise)}")
+        ws = tf.convert_to_tensor(ws, tf.float32)
+        if ws.shape.rank == 2:
+            ws = tf.tile(ws[:, None, :], [1, c.num_layers, 1])
+        if ws.shape.rank != 3 or ws.shape[1] != c.num_layers or ws.shape[2] != c.dlatent_size:
+            raise ValueError(f"dlatents must be [B, {c.num_layers}, {c.dlatent_size}] "
+                             f"(or [B, {c.dlatent_size}]), got {ws.shape}")
+        batch = tf.shape(ws)[0]
+        x = ws[:, 0]  # batch template for the constant input layer
+        for i, layer in enumerate(self.styled_layers):
+            x = layer(x, ws[:, i], self._layer_noise(i, batch, noise_mode, noise))
+        return self.torgb[0](x)
+
+    def get_config(self):
+        return {**super().get_config(), "config": self.config.to_dict()}
+
+
+class StyleGAN(keras.Model):
+    """A StyleGAN v1 generator (G_style): mapping + truncation + synthesis, W-space API.
+
+    - `mapping(z)` -> [B, num_layers, dlatent] (NVIDIA broadcast), `get_latent(z)` -> [B, dlatent]
+    - `truncate(ws, psi, cutoff)` lerps towards `dlatent_avg` on layers < cutoff (cutoff None: all)
+    - `synthesis(ws, noise_mode=...)` -> NHWC raw image
+    - `__call__(z, truncation_psi=0.7, truncation_cutoff=8, noise_mode="const")` end to end
+    - `mean_latent(n)` estimates the mean w from n samples (the stored `dlatent_avg` is NVIDIA's)
+    """
+
+    def __init__(self, config, **kwargs):
+        super().__init__(**kwargs)
+        self.config = _config_from(config)
+        self.mapping = MappingNetwork(self.config, name="mapping")
+        self.synthesis = SynthesisNetwork(self.config, name="synthesis")
+        self.dlatent_avg = self.add_weight(name="dlatent_avg", shape=(self.config.dlatent_size,),
+                                           initializer="zeros", trainable=False)
+        self.built = True
+
+    @property
+    def num_layers(self) -> int:
+        return self.config.num_layers
+
+    @property
+    def resolution(self) -> int:
+        return self.config.resolution
+
+    @property
+    def latent_size(self) -> int:
+        return self.config.latent_size
+
+    @property
+    def dlatent_size(self) -> int:
+        return self.config.dlatent_size
+
+    def get_latent(self, z):
+        return self.mapping(z, broadcast=False)
+
+    def truncate(self, ws, psi=cfg.DEFAULT_TRUNCATION_PSI, cutoff=cfg.DEFAULT_TRUNCATION_CUTOFF):
+        """avg + (w - avg) * coef with coef = psi on layers < cutoff, 1 elsewhere (NVIDIA lerp)."""
+        ws = tf.convert_to_tensor(ws, tf.float32)
+        if ws.shape.rank == 2:
+            ws = tf.tile(ws[:, None, :], [1, self.num_layers, 1])
+        cutoff = self.num_layers if cutoff is None else int(cutoff)
+        coefs = np.where(np.arange(self.num_layers) < cutoff, psi, 1.0).astype(np.float32)
+        coefs = tf.constant(coefs[None, :, None])
+        return self.dlatent_avg + (ws - self.dlatent_avg) * coefs
+
+    def mean_latent(self, n=4096, seed=0):
+        z = tf.random.stateless_normal([n, self.latent_size], seed=[seed, 0])
+        return tf.reduce_mean(self.get_latent(z), axis=0)
+
+    def call(self, z, truncation_psi=cfg.DEFAULT_TRUNCATION_PSI,
+             truncation_cutoff=cfg.DEFAULT_TRUNCATION_CUTOFF, noise_mode="const", noise=None):
+        ws = self.mapping(z)
+        if truncation_psi is not None and truncation_psi != 1:
+            ws = self.truncate(ws, truncation_psi, truncation_cutoff)
+        return self.synthesis(ws, noise_mode=noise_mode, noise=noise)
+
+    def get_config(self):
+        return {**super().get_config(), "config": self.config.to_dict()}
+
+
+class Discriminator(keras.Model):
+    """D_basic: NHWC image [B, R, R, C] in the raw [-1, 1] range -> score [B, 1].
+
+    FromRGB layers exist for every lod (only lod 0 is used). Minibatch stddev groups follow NVIDIA:
+    group size min(mbstd_group_size, B), and B must be divisible by it.
+    """
+
+    def __init__(self, config, **kwargs):
+        super().__init__(**kwargs)
+        self.config = _config_from(config)
+        c = self.config
+        self.fromrgb = {}
+        for res in range(2, c.resolution_log2 + 1):
+            lod = c.resolution_log2 - res
+            self.fromrgb[lod] = EqualizedConv2D(c.nf(res - 1), 1, name=f"FromRGB_lod{lod}")
+        self.blocks = []
+        for res in range(c.resolution_log2, 2, -1):
+            r = 2 ** res
+            self.blocks.append((
+                EqualizedConv2D(c.nf(res - 1), 3, name=f"{r}x{r}_Conv0"),
+                EqualizedConv2D(c.nf(res - 2), 3, resample="down",
+                                fused=r >= cfg.FUSED_SCALE_MIN_RES, name=f"{r}x{r}_Conv1_down")))
+        self.conv4 = EqualizedConv2D(c.nf(1), 3, name="4x4_Conv")
+        self.dense0 = EqualizedDense(c.nf(0), name="4x4_Dense0")
+        self.dense1 = EqualizedDense(1, gain=1.0, name="4x4_Dense1")
+        self.build((None, c.resolution, c.resolution, c.num_channels))
+
+    def build(self, input_shape):
+        c = self.config
+        for lod, layer in self.fromrgb.items():
+            r = 2 ** (c.resolution_log2 - lod)
+            layer.build((None, r, r, c.num_channels))
+        for i, (conv0, conv1) in enumerate(self.blocks):
+            res = c.resolution_log2 - i
+            conv0.build((None, 2 ** res, 2 ** res, c.nf(res - 1)))
+            conv1.build((None, 2 ** res, 2 ** res, c.nf(res - 1)))
+        extra = c.mbstd_num_features if c.mbstd_group_size > 1 else 0
+        self.conv4.build((None, 4, 4, c.nf(1) + extra))
+        self.dense0.build((None, 16 * c.nf(1)))
+        self.dense1.build((None, c.nf(0)))
+        self.built = True
+
+    def call(self, images):
+        c = self.config
+        x = tf.convert_to_tensor(images, tf.float32)
+        if x.shape.rank != 4 or tuple(x.shape[1:]) != (c.resolution, c.resolution, c.num_channels):
+            raise ValueError(f"discriminator expects NHWC [B, {c.resolution}, {c.resolution}, "
+                             f"{c.num_channels}] images, got {x.shape}")
+        x = lrelu(self.fromrgb[0](x))
+        for conv0, conv1 in self.blocks:
+            x = lrelu(conv0(x))
+            x = lrelu(conv1(blur2d(x)))
+        if c.mbstd_group_size > 1:
+            x = minibatch_stddev(x, c.mbstd_group_size, c.mbstd_num_features)
+        x = lrelu(self.conv4(x))
+        x = tf.reshape(x, [-1, 16 * c.nf(1)])
+        x = lrelu(self.dense0(x))
+        return self.dense1(x)
+
+    def get_config(self):
+        return {**super().get_config(), "config": self.config.to_dict()}
+
+
+# ----------------------------------------------------------------------------------------------
+# Image layout helpers.
+
+def to_nchw(images):
+    """NHWC -> NCHW (NVIDIA layout), values unchanged."""
+    return tf.transpose(images, [0, 3, 1, 2])
+
+
+def to_unit_range(images):
+    """Raw [-1, 1] NHWC -> NHWC float in [0, 1] (clipped)."""
+    return tf.clip_by_value(images * 0.5 + 0.5, 0.0, 1.0)
+
+
+def to_uint8(images):
+    """Raw [-1, 1] NHWC -> NHWC uint8, NVIDIA's convert: clip(round(x * 127.5 + 127.5))."""
+    x = tf.round(tf.convert_to_tensor(images, tf.float32) * 127.5 + 127.5)
+    return tf.cast(tf.clip_by_value(x, 0.0, 255.0), tf.uint8)
+
+
+def from_uint8(images):
+    """NHWC uint8 -> raw [-1, 1] float32 (inverse of `to_uint8` up to rounding)."""
+    return (tf.cast(images, tf.float32) - 127.5) / 127.5
