@@ -40,6 +40,9 @@ class StyleGANConfig:
                      "mapping_fmaps", "fmap_base", "fmap_max"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.nf(self.resolution_log2 - 1) < 1:
+            raise ValueError(f"fmap_base={self.fmap_base} leaves no feature maps at "
+                             f"{self.resolution}x{self.resolution}")
 
     @property
     def resolution_log2(self) -> int:
@@ -65,6 +68,9 @@ class StyleGANConfig:
 
 # Generator/discriminator fused resampling switches on at this resolution (NVIDIA fused_scale='auto').
 FUSED_SCALE_MIN_RES = 128
+# Unfused upscale+conv layers at or above this output resolution run as an equivalent
+# transposed conv (speed only: below it, upscale + 3x3 conv is faster on CPU).
+SUBPIXEL_MIN_RES = 32
 # Official defaults of G_style used when a user does not choose.
 DEFAULT_TRUNCATION_PSI = 0.7
 DEFAULT_TRUNCATION_CUTOFF = 8

@@ -403,6 +403,9 @@ def save_converted(models: dict[str, Any], out_dir, source: str = "") -> Path:
         raise FileExistsError(f"{out_dir} exists; choose a new output directory")
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o777 & ~umask)
     try:
         kinds = [k for k in NETWORK_KINDS if k in models]
         for kind in kinds:

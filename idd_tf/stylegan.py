@@ -41,11 +41,6 @@ def pixel_norm(x, axis=-1):
     return x * tf.math.rsqrt(tf.reduce_mean(tf.square(x), axis=axis, keepdims=True) + cfg.NORM_EPSILON)
 
 
-def instance_norm(x):
-    x = x - tf.reduce_mean(x, axis=[1, 2], keepdims=True)
-    return x * tf.math.rsqrt(tf.reduce_mean(tf.square(x), axis=[1, 2], keepdims=True) + cfg.NORM_EPSILON)
-
-
 def blur2d(x):
     """[1,2,1] x [1,2,1] / 16 depthwise blur with SAME padding (NVIDIA `blur2d`)."""
     f = np.asarray(cfg.BLUR_FILTER, dtype=np.float32)
@@ -70,10 +65,29 @@ def downscale2d(x):
     return tf.nn.avg_pool2d(x, ksize=2, strides=2, padding="VALID")
 
 
-def _fold_3x3_to_4x4(w):
-    """Pad a [3,3,a,b] kernel and sum its four 1-pixel shifts into [4,4,a,b] (fused resampling)."""
-    w = tf.pad(w, [[1, 1], [1, 1], [0, 0], [0, 0]])
-    return w[1:, 1:] + w[:-1, 1:] + w[1:, :-1] + w[:-1, :-1]
+def _fold_matrix(flip: bool) -> np.ndarray:
+    """[16, 9] map from a 3x3 kernel to NVIDIA's fused 4x4 kernel (pad by 1, sum the four
+    1-pixel shifts), optionally of the spatially flipped 3x3 kernel."""
+    m = np.zeros((4, 3), np.float32)
+    for a in range(4):
+        for p in (a, a + 1):
+            if 1 <= p <= 3:
+                m[a, p - 1] += 1.0
+    if flip:
+        m = m[:, ::-1]
+    return np.einsum("ai,bj->abij", m, m).reshape(16, 9)
+
+
+_FOLD = {False: _fold_matrix(False), True: _fold_matrix(True)}
+
+
+def fold_kernel(w, flip=False, transpose=False):
+    """[3,3,a,b] -> [4,4,a,b] fused-resampling kernel ([4,4,b,a] with transpose), as one matmul
+    (several times faster on CPU than pad + four strided slices of a 512x512 kernel)."""
+    if transpose:
+        w = tf.transpose(w, [0, 1, 3, 2])
+    shape = tf.concat([[4, 4], tf.shape(w)[2:]], 0)
+    return tf.reshape(tf.matmul(_FOLD[flip], tf.reshape(w, [9, -1])), shape)
 
 
 def minibatch_stddev(x, group_size=4, num_new_features=1):
@@ -152,14 +166,17 @@ class EqualizedConv2D(keras.layers.Layer):
 
     def call(self, x):
         w = self.weight * self.coef
-        if self.resample == "up" and self.fused:
-            w = _fold_3x3_to_4x4(tf.transpose(w, [0, 1, 3, 2]))  # [4,4,out,in]
-            s = tf.shape(x)
-            out_shape = tf.stack([s[0], x.shape[1] * 2, x.shape[2] * 2, self.filters])
+        if self.resample == "up" and (self.fused or x.shape[1] * 2 >= cfg.SUBPIXEL_MIN_RES):
+            # NVIDIA's fused path is conv2d_transpose with the folded kernel. The unfused path
+            # (nearest upscale, then 3x3 conv) equals the same transposed conv with the kernel
+            # flipped, exactly in algebra, with 4/9 of the multiply-adds (used where faster).
+            w = fold_kernel(w, flip=not self.fused, transpose=True)  # [4,4,out,in]
+            h, wd = x.shape[1] * 2, x.shape[2] * 2
+            out_shape = tf.stack([tf.shape(x)[0], h, wd, self.filters])
             x = tf.nn.conv2d_transpose(x, w, out_shape, strides=2, padding="SAME")
-            x = tf.ensure_shape(x, [None, x.shape[1], x.shape[2], self.filters])
+            x = tf.ensure_shape(x, [None, h, wd, self.filters])
         elif self.resample == "down" and self.fused:
-            x = tf.nn.conv2d(x, _fold_3x3_to_4x4(w) * 0.25, strides=2, padding="SAME")
+            x = tf.nn.conv2d(x, fold_kernel(w) * 0.25, strides=2, padding="SAME")
         else:
             if self.resample == "up":
                 x = upscale2d(x)
@@ -167,7 +184,7 @@ class EqualizedConv2D(keras.layers.Layer):
             if self.resample == "down":
                 x = downscale2d(x)
         if self.use_bias:
-            x = x + self.bias
+            x = tf.nn.bias_add(x, self.bias)
         return x
 
     def compute_output_shape(self, input_shape):
@@ -226,11 +243,13 @@ class StyledLayer(keras.layers.Layer):
         if noise is not None:
             x = x + noise * self.noise_strength
         x = lrelu(x + self.bias)
-        x = instance_norm(x)
+        # Instance norm then style modulation, (x - mean) * rsqrt(var + eps) * (s + 1) + t,
+        # applied as one per-channel scale and shift (two passes over x instead of five).
+        mean, var = tf.nn.moments(x, axes=[1, 2], keepdims=True)
         style = self.style(w)
-        scale = style[:, None, None, :self.filters]
-        shift = style[:, None, None, self.filters:]
-        return x * (scale + 1.0) + shift
+        scale = tf.math.rsqrt(var + cfg.NORM_EPSILON) * (style[:, None, None, :self.filters] + 1.0)
+        shift = style[:, None, None, self.filters:] - mean * scale
+        return x * scale + shift
 
     def get_config(self):
         return {**super().get_config(), "filters": self.filters, "kind": self.kind,
@@ -485,6 +504,18 @@ class Discriminator(keras.Model):
 
     def get_config(self):
         return {**super().get_config(), "config": self.config.to_dict()}
+
+
+def random_stylegan(config, seed: int = 0, name: str = "Gs") -> StyleGAN:
+    """A randomly initialised StyleGAN, identical for the same (config, seed).
+
+    `dlatent_avg` is set to the mean of 1024 mapped latents so truncation behaves as on a
+    trained model.
+    """
+    keras.utils.set_random_seed(seed)
+    G = StyleGAN(config, name=name)
+    G.dlatent_avg.assign(G.mean_latent(1024, seed=seed))
+    return G
 
 
 # ----------------------------------------------------------------------------------------------

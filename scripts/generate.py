@@ -1,0 +1,64 @@
+"""Render PNG images from seeds with a StyleGAN v1 (NVIDIA pickle or converted directory).
+
+    python scripts/generate.py --stylegan karras2019stylegan-ffhq-1024x1024.pkl --seeds 0-7 --outdir out/gen
+    python scripts/generate.py --seeds 0-3              # tiny random model, nothing to download
+
+Seed s draws z = np.random.RandomState(s).randn(1, latent_size), as NVIDIA's pretrained_example.py.
+"""
+
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+from absl import app, flags, logging  # noqa: E402
+
+import idd_tf  # noqa: E402
+from idd_tf import data, stylegan  # noqa: E402
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("stylegan", None, "NVIDIA pickle or converted directory (default: tiny random model)")
+flags.DEFINE_string("seeds", "0-3", "seeds: '0-7' or '1,5,9'")
+flags.DEFINE_float("psi", 0.7, "truncation psi (1 = off)")
+flags.DEFINE_integer("cutoff", 8, "truncation applies to layers below this")
+flags.DEFINE_enum("noise", "const", list(stylegan.NOISE_MODES), "noise mode")
+flags.DEFINE_enum("network", "Gs", ["Gs", "G"], "which generator of the pickle")
+flags.DEFINE_string("outdir", "out/generate", "output directory (created if needed)")
+
+
+def parse_seeds(text: str) -> list[int]:
+    seeds = []
+    for part in text.split(","):
+        part = part.strip()
+        if "-" in part:
+            lo, hi = part.split("-", 1)
+            seeds.extend(range(int(lo), int(hi) + 1))
+        elif part:
+            seeds.append(int(part))
+    if not seeds:
+        raise ValueError(f"no seeds in {text!r}")
+    return seeds
+
+
+def main(argv):
+    del argv
+    try:
+        seeds = parse_seeds(FLAGS.seeds)
+        if FLAGS.stylegan:
+            G = idd_tf.load_stylegan(FLAGS.stylegan, FLAGS.network)
+        else:
+            logging.info("no --stylegan given: using the tiny random model")
+            G = stylegan.random_stylegan(idd_tf.STYLEGAN_PRESETS["tiny"])
+    except (ValueError, FileNotFoundError) as e:
+        logging.error("%s", e)
+        sys.exit(1)
+    for seed in seeds:
+        z = np.random.RandomState(seed).randn(1, G.latent_size).astype(np.float32)
+        img = G(z, truncation_psi=FLAGS.psi, truncation_cutoff=FLAGS.cutoff, noise_mode=FLAGS.noise)
+        data.save_image(os.path.join(FLAGS.outdir, f"seed{seed:04d}.png"), stylegan.to_uint8(img)[0])
+    print(f"wrote {len(seeds)} images to {FLAGS.outdir}")
+
+
+if __name__ == "__main__":
+    app.run(main)
