@@ -90,3 +90,152 @@ STYLEGAN_PRESETS: dict[str, StyleGANConfig] = {
     "tiny": StyleGANConfig(resolution=32, latent_size=64, dlatent_size=64, mapping_layers=4,
                            mapping_fmaps=64, fmap_base=256, fmap_max=32),
 }
+
+
+# ----------------------------------------------------------------------------------------------
+# Identity-disentanglement model and training (Nitzan et al. 2020, Section 3).
+
+@dataclasses.dataclass(frozen=True)
+class IdEncoderConfig:
+    """E_id: ResNet-50 trained on VGGFace2 (frozen). `width` < 1 narrows it (tiny runs only)."""
+    input_size: int = 224          # centre crop fed to the network
+    resize_to: int = 224           # square images are resized to this, then centre-cropped
+    width: float = 1.0
+    projection: bool = True        # 512-d `dim_proj` layer (WeidiXie weights); False: 2048-d pool
+    weights: str | None = None     # Keras VGGFace2 ResNet-50 .h5 (WeidiXie or keras-vggface notop)
+
+
+@dataclasses.dataclass(frozen=True)
+class AttrEncoderConfig:
+    """E_attr: InceptionV3 without top, average pooled (2048-d); `arch="tiny"` for test-size runs."""
+    arch: str = "inception_v3"     # "inception_v3" | "tiny"
+    input_size: int = 299
+    weights: str | None = None     # ImageNet InceptionV3 notop .h5
+
+
+@dataclasses.dataclass(frozen=True)
+class LandmarkConfig:
+    """E_lnd: CNN regressing 68 landmarks in [0, 1] image coordinates; 51 inner points enter L_lnd."""
+    input_size: int = 128
+    base_filters: int = 32
+    weights: str | None = None     # .weights.h5 from train_landmarks.py, or a user SavedModel/.keras
+
+
+@dataclasses.dataclass(frozen=True)
+class MappingConfig:
+    """M: concat(z_id, z_attr) -> w. Hidden sizes after the input (2560 -> 2048 -> 1024 -> 512 -> 512)."""
+    hidden: tuple[int, ...] = (2048, 1024, 512)
+    w_plus: bool = False           # one w per synthesis layer (experiment) instead of one shared w
+
+
+@dataclasses.dataclass(frozen=True)
+class DiscriminatorConfig:
+    """D_W: MLP 512 -> 256 -> 128 -> 64 -> 1 with LeakyReLU(0.2), logit output."""
+    hidden: tuple[int, ...] = (256, 128, 64)
+    r1_gamma: float = 10.0
+
+
+@dataclasses.dataclass(frozen=True)
+class LossWeights:
+    id: float = 1.0
+    adv: float = 1.0
+    lnd: float = 0.001
+    rec: float = 0.02
+    rec_ssim: float = 0.84         # L_rec = rec_ssim * (1 - MS-SSIM) + (1 - rec_ssim) * L1
+
+
+@dataclasses.dataclass(frozen=True)
+class OptimConfig:
+    """Adam learning rates of the three updates (betas 0.9, 0.999)."""
+    lr_nonadv: float = 5e-5        # E_attr + M on the non-adversarial loss
+    lr_adv: float = 5e-6           # E_attr + M on the adversarial loss
+    lr_disc: float = 2e-5          # D_W
+    beta1: float = 0.9
+    beta2: float = 0.999
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Everything a training run needs; `scripts/train.py` writes it to the run's config.json."""
+    stylegan: StyleGANConfig = StyleGANConfig()
+    stylegan_weights: str | None = None      # NVIDIA pickle or converted dir; None: random (tiny)
+    dataset: str | None = None               # generated dataset dir (made if missing)
+    id_encoder: IdEncoderConfig = IdEncoderConfig()
+    attr_encoder: AttrEncoderConfig = AttrEncoderConfig()
+    landmarks: LandmarkConfig = LandmarkConfig()
+    mapping: MappingConfig = MappingConfig()
+    discriminator: DiscriminatorConfig = DiscriminatorConfig()
+    loss: LossWeights = LossWeights()
+    optim: OptimConfig = OptimConfig()
+    batch_size: int = 6
+    steps: int = 200_000
+    cross_every: int = 3           # I_id != I_attr on every `cross_every`-th step, I_id == I_attr otherwise
+    truncation_psi: float = 0.7    # dataset generation
+    truncation_cutoff: int = 8
+    dataset_size: int = 70_000
+    shard_size: int = 1000
+    seed: int = 0
+    shuffle_buffer: int = 256      # records; the buffer is part of every checkpoint
+    log_every: int = 100
+    image_every: int = 1000
+    checkpoint_every: int = 1000
+    max_checkpoints: int = 3
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "TrainConfig":
+        return _from_dict(cls, d)
+
+    def replace(self, **changes) -> "TrainConfig":
+        """Copy with changes; nested fields by dotted name, e.g. replace(**{"loss.id": 2.0})."""
+        d = self.to_dict()
+        for key, value in changes.items():
+            node = d
+            *path, last = key.split(".")
+            for p in path:
+                node = node[p]
+            if last not in node:
+                raise KeyError(f"unknown config field {key!r}")
+            node[last] = value
+        return TrainConfig.from_dict(d)
+
+
+def _from_dict(cls, d: Mapping[str, Any]):
+    kwargs = {}
+    for f in dataclasses.fields(cls):
+        if f.name not in d:
+            continue
+        value = d[f.name]
+        sub = f.default.__class__ if dataclasses.is_dataclass(f.default) else None
+        if sub is not None and isinstance(value, Mapping):
+            value = _from_dict(sub, value) if sub is not StyleGANConfig else StyleGANConfig.from_dict(value)
+        elif isinstance(value, list):
+            value = tuple(value)
+        kwargs[f.name] = value
+    unknown = set(d) - {f.name for f in dataclasses.fields(cls)}
+    if unknown:
+        raise KeyError(f"unknown {cls.__name__} fields: {sorted(unknown)}")
+    return cls(**kwargs)
+
+
+TRAIN_PRESETS: dict[str, TrainConfig] = {
+    # Paper setting at 256 (batch 6).
+    "ffhq256": TrainConfig(stylegan=STYLEGAN_PRESETS["ffhq256"]),
+    # Paper setting at 1024: batch 2 and learning rates / 10.
+    "ffhq1024": TrainConfig(
+        stylegan=STYLEGAN_PRESETS["ffhq1024"], batch_size=2,
+        optim=OptimConfig(lr_nonadv=5e-6, lr_adv=5e-7, lr_disc=2e-6)),
+    # Zero-download default: small random StyleGAN and encoders, a few minutes on 2 CPU cores.
+    "tiny": TrainConfig(
+        stylegan=STYLEGAN_PRESETS["tiny"],
+        id_encoder=IdEncoderConfig(input_size=64, resize_to=64, width=0.125),
+        attr_encoder=AttrEncoderConfig(arch="tiny", input_size=32),
+        landmarks=LandmarkConfig(input_size=32, base_filters=8),
+        mapping=MappingConfig(hidden=(256, 128, 64)),
+        discriminator=DiscriminatorConfig(hidden=(32, 16, 8)),
+        optim=OptimConfig(lr_nonadv=2e-4, lr_adv=2e-5, lr_disc=1e-4),
+        batch_size=4, steps=500, dataset_size=256, shard_size=64,
+        log_every=25, image_every=100, checkpoint_every=100),
+}

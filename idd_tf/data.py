@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -56,3 +57,179 @@ def load_image(path, size: int | None = None) -> np.ndarray:
             return np.asarray(im, dtype=np.uint8)
     except (UnidentifiedImageError, OSError) as e:
         raise ValueError(f"cannot read image {path}: {e}") from e
+
+
+# ----------------------------------------------------------------------------------------------
+# Generated training data: StyleGAN z -> w -> image, stored as TFRecord shards + manifest.
+
+MANIFEST = "manifest.json"
+DATASET_FORMAT = "idd-tf-dataset-v1"
+
+
+def shard_name(index: int) -> str:
+    return f"shard-{index:05d}.tfrecord"
+
+
+def example_latent(seed: int, index: int, latent_size: int) -> np.ndarray:
+    """z of example `index`: depends only on (seed, index), so any subset can be made anywhere."""
+    return np.random.default_rng([seed, index]).standard_normal(latent_size).astype(np.float32)
+
+
+def _encode_example(png: bytes, w: np.ndarray, ws: np.ndarray, index: int) -> bytes:
+    import tensorflow as tf
+    feat = {
+        "image_png": tf.train.Feature(bytes_list=tf.train.BytesList(value=[png])),
+        "w": tf.train.Feature(float_list=tf.train.FloatList(value=w.ravel().tolist())),
+        "ws": tf.train.Feature(float_list=tf.train.FloatList(value=ws.ravel().tolist())),
+        "index": tf.train.Feature(int64_list=tf.train.Int64List(value=[index])),
+    }
+    return tf.train.Example(features=tf.train.Features(feature=feat)).SerializeToString()
+
+
+def _png_bytes(image_u8) -> bytes:
+    import io
+    buf = io.BytesIO()
+    Image.fromarray(np.asarray(image_u8)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def _write_shard(path: Path, records: list[bytes]) -> None:
+    """TFRecord written to a temp file then renamed: a shard exists complete or not at all."""
+    import tensorflow as tf
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        with tf.io.TFRecordWriter(tmp) as w:
+            for r in records:
+                w.write(r)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def generate_dataset(G, out_dir, num_images: int, shard_size: int = 1000, psi: float = 0.7,
+                     cutoff: int = 8, seed: int = 0, batch_size: int = 8, num_shards: int = 1,
+                     shard_index: int = 0, progress: bool = True) -> dict:
+    """Write images and their w for examples 0..num_images-1 (those of this worker's shards).
+
+    Shard k holds examples [k*shard_size, (k+1)*shard_size); worker `shard_index` of `num_shards`
+    writes shards k with k % num_shards == shard_index. Rerunning skips finished shards
+    (resumable); every shard is written atomically. Each record: the PNG (uint8, NVIDIA's
+    conversion), `w` = the truncated w of layer 0 (a real sample of the W that made the image,
+    for D_W), `ws` = all per-layer dlatents, and the example index. The manifest (written once
+    all shards exist) lists shards and settings; a mismatching existing manifest is an error.
+    """
+    from tqdm import tqdm
+
+    from idd_tf import stylegan as sg
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if num_images <= 0 or shard_size <= 0:
+        raise ValueError("num_images and shard_size must be positive")
+    if not 0 <= shard_index < num_shards:
+        raise ValueError(f"shard_index must be in [0, {num_shards})")
+    settings = {"format": DATASET_FORMAT, "num_images": int(num_images), "shard_size": int(shard_size),
+                "resolution": G.resolution, "num_layers": G.num_layers, "dlatent_size": G.dlatent_size,
+                "truncation_psi": float(psi), "truncation_cutoff": int(cutoff), "seed": int(seed)}
+    manifest_path = out_dir / MANIFEST
+    if manifest_path.exists():
+        old = json.loads(manifest_path.read_text())
+        if {k: old.get(k) for k in settings} != settings:
+            raise ValueError(f"{out_dir} already holds a dataset with other settings: {old}")
+    total_shards = (num_images + shard_size - 1) // shard_size
+    mine = [k for k in range(total_shards) if k % num_shards == shard_index]
+    todo = [k for k in mine if not (out_dir / shard_name(k)).exists()]
+    bar = tqdm(total=sum(min(shard_size, num_images - k * shard_size) for k in todo),
+               desc=f"dataset {out_dir.name}", unit="img", disable=not progress)
+    for k in todo:
+        lo, hi = k * shard_size, min((k + 1) * shard_size, num_images)
+        records = []
+        for b in range(lo, hi, batch_size):
+            idx = list(range(b, min(b + batch_size, hi)))
+            z = np.stack([example_latent(seed, i, G.latent_size) for i in idx])
+            ws = G.mapping(z)
+            if psi != 1:
+                ws = G.truncate(ws, psi, cutoff)
+            imgs = sg.to_uint8(G.synthesis(ws, noise_mode="const")).numpy()
+            ws = ws.numpy()
+            for j, i in enumerate(idx):
+                records.append(_encode_example(_png_bytes(imgs[j]), ws[j, 0], ws[j], i))
+            bar.update(len(idx))
+        _write_shard(out_dir / shard_name(k), records)
+    bar.close()
+    shards = [shard_name(k) for k in range(total_shards)]
+    complete = all((out_dir / s).exists() for s in shards)
+    if complete:
+        atomic_write_bytes(manifest_path, (json.dumps({**settings, "shards": shards}, indent=2)
+                                           + "\n").encode())
+    return {"out_dir": str(out_dir), "written": [shard_name(k) for k in todo],
+            "complete": complete, "num_shards": total_shards}
+
+
+def read_manifest(dataset_dir) -> dict:
+    path = Path(dataset_dir) / MANIFEST
+    if not path.is_file():
+        raise FileNotFoundError(f"{dataset_dir} has no {MANIFEST}: not a finished generated "
+                                "dataset (run scripts/generate_dataset.py, it resumes)")
+    meta = json.loads(path.read_text())
+    if meta.get("format") != DATASET_FORMAT:
+        raise ValueError(f"{path}: unknown dataset format {meta.get('format')!r}")
+    return meta
+
+
+def parse_example(record, resolution: int, num_layers: int, dlatent_size: int):
+    """TFRecord -> {"image": raw [-1, 1] float32 HWC, "w": [dlatent], "ws": [L, dlatent], "index"}."""
+    import tensorflow as tf
+    spec = {"image_png": tf.io.FixedLenFeature([], tf.string),
+            "w": tf.io.FixedLenFeature([dlatent_size], tf.float32),
+            "ws": tf.io.FixedLenFeature([num_layers * dlatent_size], tf.float32),
+            "index": tf.io.FixedLenFeature([], tf.int64)}
+    ex = tf.io.parse_single_example(record, spec)
+    img = tf.io.decode_png(ex["image_png"], channels=3)
+    img = tf.ensure_shape(img, [resolution, resolution, 3])
+    return {"image": (tf.cast(img, tf.float32) - 127.5) / 127.5, "w": ex["w"],
+            "ws": tf.reshape(ex["ws"], [num_layers, dlatent_size]), "index": ex["index"]}
+
+
+def _records(dataset_dir, seed, shuffle_buffer, shard):
+    import tensorflow as tf
+    meta = read_manifest(dataset_dir)
+    files = [str(Path(dataset_dir) / s) for s in meta["shards"]]
+    ds = tf.data.Dataset.from_tensor_slices(files)
+    if shard is not None:
+        ds = ds.shard(*shard)
+    if shuffle_buffer:
+        ds = ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
+    ds = ds.repeat().interleave(tf.data.TFRecordDataset, cycle_length=1)
+    if shuffle_buffer:
+        ds = ds.shuffle(shuffle_buffer, seed=seed + 1, reshuffle_each_iteration=True)
+    return meta, ds
+
+
+def make_dataset(dataset_dir, batch_size: int, seed: int = 0, shuffle_buffer: int = 256,
+                 shard: tuple[int, int] | None = None):
+    """Endless, deterministic (for a seed) batches of parse_example dicts.
+
+    Shard files are shuffled per epoch, then records through a `shuffle_buffer`-record buffer
+    (kept modest: the iterator, buffer included, is saved in checkpoints for exact resume).
+    `shard=(num_workers, worker_index)` reads a disjoint part of the shards.
+    """
+    meta, ds = _records(dataset_dir, seed, shuffle_buffer, shard)
+    ds = ds.map(lambda r: parse_example(r, meta["resolution"], meta["num_layers"],
+                                        meta["dlatent_size"]))
+    return ds.batch(batch_size, drop_remainder=True)
+
+
+def training_batches(dataset_dir, batch_size: int, seed: int = 0, shuffle_buffer: int = 256,
+                     shard: tuple[int, int] | None = None):
+    """{"image": [B,R,R,3] raw, "w_real": [B, dlatent]}: images and, independently shuffled, real
+    w samples (the stored w of other examples) for D_W."""
+    import tensorflow as tf
+    images = make_dataset(dataset_dir, batch_size, seed, shuffle_buffer, shard)
+    meta, recs = _records(dataset_dir, seed + 7919, max(shuffle_buffer, 1024), shard)
+    spec = {"w": tf.io.FixedLenFeature([meta["dlatent_size"]], tf.float32)}
+    ws = recs.map(lambda r: tf.io.parse_single_example(r, spec)["w"])
+    ws = ws.batch(batch_size, drop_remainder=True)
+    return tf.data.Dataset.zip(images, ws).map(
+        lambda b, w: {"image": b["image"], "w_real": w}).prefetch(2)

@@ -1,0 +1,103 @@
+"""Loss terms of the method, as pure functions of tensors (and of D_W for R1)."""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from idd_tf.encoders import INNER_LANDMARKS
+
+MSSSIM_POWER_FACTORS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
+MSSSIM_FILTER_SIZE = 11
+
+
+def generator_adv_loss(fake_logits):
+    """Non-saturating adversarial loss for M (and E_attr): E[softplus(-D(fake))]."""
+    return tf.reduce_mean(tf.nn.softplus(-fake_logits))
+
+
+def discriminator_loss(real_logits, fake_logits):
+    """Logistic loss of D_W: E[softplus(D(fake))] + E[softplus(-D(real))]."""
+    return tf.reduce_mean(tf.nn.softplus(fake_logits)) + tf.reduce_mean(tf.nn.softplus(-real_logits))
+
+
+def r1_penalty(discriminator, real_w, gamma):
+    """R1 = gamma / 2 * E[||grad_w D(w)||^2] on real samples. Returns (penalty, real_logits)."""
+    with tf.GradientTape() as tape:
+        tape.watch(real_w)
+        logits = discriminator(real_w)
+        total = tf.reduce_sum(logits)
+    grad = tape.gradient(total, real_w)
+    sq = tf.reduce_sum(tf.reshape(tf.square(grad), [tf.shape(grad)[0], -1]), axis=1)
+    return 0.5 * gamma * tf.reduce_mean(sq), logits
+
+
+def id_loss(emb_id, emb_out):
+    """L_id: L1 between identity embeddings, mean over batch and dimensions."""
+    return tf.reduce_mean(tf.abs(emb_id - emb_out))
+
+
+def landmark_loss(lnd_attr, lnd_out, resolution):
+    """L_lnd: squared L2 distance of the 51 inner landmarks, in pixels, mean over the batch."""
+    idx = list(INNER_LANDMARKS)
+    d = (tf.gather(lnd_attr, idx, axis=1) - tf.gather(lnd_out, idx, axis=1)) * float(resolution)
+    return tf.reduce_mean(tf.reduce_sum(tf.square(d), axis=[1, 2]))
+
+
+def _gaussian_window(size, sigma=1.5):
+    x = np.arange(size, dtype=np.float64) - (size - 1) / 2.0
+    g = np.exp(-x ** 2 / (2 * sigma ** 2))
+    return (g / g.sum()).astype(np.float32)
+
+
+def _ssim_cs(x, y, filter_size, max_val=1.0, k1=0.01, k2=0.03):
+    """Per-channel SSIM and contrast-structure, [B, C] each (tf.image.ssim's definitions)."""
+    g = _gaussian_window(filter_size)
+    ch = x.shape[-1]
+    kern = tf.constant(np.tile(np.outer(g, g)[:, :, None, None], [1, 1, ch, 1]))
+
+    def blur(t):
+        return tf.nn.depthwise_conv2d(t, kern, [1, 1, 1, 1], "VALID")
+
+    c1, c2 = (k1 * max_val) ** 2, (k2 * max_val) ** 2
+    mx, my = blur(x), blur(y)
+    lum = (2 * mx * my + c1) / (mx ** 2 + my ** 2 + c1)
+    sxy = blur(x * y) - mx * my
+    sxx = blur(x * x) - mx ** 2
+    syy = blur(y * y) - my ** 2
+    cs = (2 * sxy + c2) / (sxx + syy + c2)
+    return tf.reduce_mean(lum * cs, axis=[1, 2]), tf.reduce_mean(cs, axis=[1, 2])
+
+
+def ms_ssim(a, b, eps=1e-6):
+    """MS-SSIM [B] of raw [-1, 1] images, compared in [0, 1]; as many scales as the size allows.
+
+    Same definition as tf.image.ssim_multiscale (Gaussian 11x11, sigma 1.5, k1 0.01, k2 0.03,
+    weights 0.0448..0.1333), except that per-scale terms are clamped at `eps` instead of 0 before
+    the fractional powers: tf's clamp at 0 gives 0 * inf = NaN gradients whenever a scale's
+    contrast-structure goes negative, which is routine early in training.
+    """
+    size = min(a.shape[1], a.shape[2])
+    scales = 1
+    while scales < len(MSSSIM_POWER_FACTORS) and size // 2 ** scales >= MSSSIM_FILTER_SIZE:
+        scales += 1
+    factors = np.asarray(MSSSIM_POWER_FACTORS[:scales], np.float32)
+    factors = factors / factors.sum()
+    filter_size = min(MSSSIM_FILTER_SIZE, size // 2 ** (scales - 1))
+    x = tf.clip_by_value(a * 0.5 + 0.5, 0.0, 1.0)
+    y = tf.clip_by_value(b * 0.5 + 0.5, 0.0, 1.0)
+    terms = []
+    for i in range(scales):
+        ssim, cs = _ssim_cs(x, y, filter_size)
+        terms.append(ssim if i == scales - 1 else cs)
+        if i < scales - 1:
+            x = tf.nn.avg_pool2d(x, 2, 2, "VALID")
+            y = tf.nn.avg_pool2d(y, 2, 2, "VALID")
+    stacked = tf.maximum(tf.stack(terms, axis=-1), eps)  # [B, C, scales]
+    return tf.reduce_mean(tf.reduce_prod(stacked ** factors, axis=-1), axis=-1)
+
+
+def reconstruction_loss(target, output, ssim_weight=0.84):
+    """L_rec = ssim_weight * (1 - MS-SSIM) + (1 - ssim_weight) * L1, images in [0, 1] units."""
+    l1 = tf.reduce_mean(tf.abs(target - output)) * 0.5
+    return ssim_weight * tf.reduce_mean(1.0 - ms_ssim(target, output)) + (1.0 - ssim_weight) * l1

@@ -1,0 +1,158 @@
+"""Train the identity-disentanglement model (the main job).
+
+    python scripts/train.py                                  # tiny preset: random StyleGAN, no downloads
+    python scripts/train.py --preset ffhq256 --stylegan PKL --vggface2 resnet50.h5 \\
+        --inception inception_v3_notop.h5 --landmarks lnd.weights.h5 --dataset data/ffhq256
+    python scripts/train.py --resume runs/00003-tiny         # continue exactly where it stopped
+    python scripts/train.py --preset ffhq1024 --dry_run      # print the resolved config only
+
+Each run gets a new numbered directory under --run_root holding config.json, checkpoints/,
+logs/ (TensorBoard), images/ and, for a random StyleGAN, the StyleGAN itself (stylegan/).
+Nothing is ever deleted or overwritten; nothing prompts.
+"""
+
+import json
+import os
+import re
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from absl import app, flags, logging  # noqa: E402
+
+FLAGS = flags.FLAGS
+flags.DEFINE_enum("preset", "tiny", ["tiny", "ffhq256", "ffhq1024"], "configuration preset")
+flags.DEFINE_string("run_root", "runs", "where new run directories are created")
+flags.DEFINE_string("resume", None, "run directory to continue (its config.json is used)")
+flags.DEFINE_bool("dry_run", False, "print the resolved config and exit")
+flags.DEFINE_integer("steps", None, "total training steps (also extends a resumed run)")
+flags.DEFINE_integer("batch_size", None, "batch size")
+flags.DEFINE_integer("seed", None, "seed (random StyleGAN, data order)")
+flags.DEFINE_string("stylegan", None, "NVIDIA StyleGAN v1 pickle or converted directory")
+flags.DEFINE_string("vggface2", None, "VGGFace2 ResNet-50 .h5 (WeidiXie or keras-vggface notop)")
+flags.DEFINE_string("inception", None, "ImageNet InceptionV3 notop .h5")
+flags.DEFINE_string("landmarks", None, "landmark network (.weights.h5 from train_landmarks.py, .keras/.h5 or SavedModel)")
+flags.DEFINE_string("dataset", None, "generated dataset directory (generated there if missing)")
+flags.DEFINE_multi_string("set", [], "any config field, e.g. --set loss.id=2 --set mapping.w_plus=true")
+
+
+def _parse_value(text):
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def resolve_config():
+    from idd_tf import config as cfg
+    if FLAGS.resume:
+        path = Path(FLAGS.resume) / "config.json"
+        if not path.is_file():
+            raise FileNotFoundError(f"--resume {FLAGS.resume}: no config.json there")
+        config = cfg.TrainConfig.from_dict(json.loads(path.read_text()))
+        return config.replace(steps=FLAGS.steps) if FLAGS.steps else config
+    config = cfg.TRAIN_PRESETS[FLAGS.preset]
+    changes = {}
+    for flag, key in (("steps", "steps"), ("batch_size", "batch_size"), ("seed", "seed"),
+                      ("stylegan", "stylegan_weights"), ("vggface2", "id_encoder.weights"),
+                      ("inception", "attr_encoder.weights"), ("landmarks", "landmarks.weights"),
+                      ("dataset", "dataset")):
+        if getattr(FLAGS, flag) is not None:
+            changes[key] = getattr(FLAGS, flag)
+    for item in FLAGS.set:
+        key, _, value = item.partition("=")
+        changes[key.strip()] = _parse_value(value)
+    config = config.replace(**changes)
+    for what, path in (("--stylegan", config.stylegan_weights), ("--vggface2", config.id_encoder.weights),
+                       ("--inception", config.attr_encoder.weights), ("--landmarks", config.landmarks.weights)):
+        if path and not Path(path).exists():
+            raise FileNotFoundError(f"{what} {path}: no such file or directory")
+    if config.stylegan_weights is None and FLAGS.preset != "tiny":
+        raise ValueError(f"preset {FLAGS.preset} trains on a real StyleGAN: pass --stylegan PKL")
+    return config
+
+
+def new_run_dir(root: Path, preset: str) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    nums = [int(m.group(1)) for p in root.iterdir() if (m := re.match(r"(\d{5})-", p.name))]
+    for n in range(max(nums, default=-1) + 1, 100_000):
+        run = root / f"{n:05d}-{preset}"
+        try:
+            run.mkdir()
+            return run
+        except FileExistsError:
+            continue
+    raise RuntimeError(f"no free run number under {root}")
+
+
+def main(argv):
+    del argv
+    try:
+        config = resolve_config()
+    except (FileNotFoundError, ValueError, KeyError) as e:
+        logging.error("%s", e)
+        sys.exit(1)
+    print(json.dumps(config.to_dict(), indent=2))
+    if FLAGS.dry_run:
+        return
+
+    import numpy as np
+    import tensorflow as tf
+
+    import idd_tf
+    from idd_tf import data, model, monitor, stylegan, trainer
+
+    if FLAGS.resume:
+        run_dir = Path(FLAGS.resume)
+    else:
+        run_dir = new_run_dir(Path(FLAGS.run_root), FLAGS.preset)
+    logging.info("run directory: %s", run_dir)
+
+    try:
+        if config.stylegan_weights:
+            G = idd_tf.load_stylegan(config.stylegan_weights)
+        else:
+            G = stylegan.random_stylegan(config.stylegan, seed=config.seed)
+            saved = run_dir / "stylegan"
+            if not saved.exists():
+                idd_tf.save_converted({"config": G.config, "Gs": G}, saved, source="random_stylegan")
+            config = config.replace(stylegan_weights=str(saved))
+    except (idd_tf.StyleGANFormatError, FileNotFoundError) as e:
+        logging.error("%s", e)
+        sys.exit(1)
+    config = config.replace(stylegan=G.config.to_dict())
+    if config.dataset is None:
+        config = config.replace(dataset=str(run_dir / "dataset"))
+    if not (run_dir / "config.json").exists():
+        data.atomic_write_bytes(run_dir / "config.json", (json.dumps(config.to_dict(), indent=2) + "\n").encode())
+
+    if not (Path(config.dataset) / data.MANIFEST).exists():
+        logging.info("generating %d images into %s (resumable)", config.dataset_size, config.dataset)
+        data.generate_dataset(G, config.dataset, config.dataset_size, config.shard_size,
+                              config.truncation_psi, config.truncation_cutoff, config.seed)
+    meta = data.read_manifest(config.dataset)
+    if meta["resolution"] != G.resolution:
+        logging.error("dataset %s is %dpx but the StyleGAN is %dpx", config.dataset,
+                      meta["resolution"], G.resolution)
+        sys.exit(1)
+
+    batches = data.training_batches(config.dataset, config.batch_size, config.seed, config.shuffle_buffer)
+    preview_imgs = next(iter(data.make_dataset(config.dataset, 4, seed=12345, shuffle_buffer=0)))["image"]
+    preview = {"id": preview_imgs, "attr": tf.roll(preview_imgs, 1, axis=0)}
+    net = model.IDDModel(config, G)
+    mon = monitor.Monitor(run_dir)
+    tr = trainer.Trainer(net, batches, config, run_dir, mon, preview)
+    start = tr.restore()
+    if start:
+        logging.info("resumed at step %d", start)
+    result = tr.run(config.steps)
+    grid = tr.write_preview(result["step"])
+    mon.close()
+    print(f"done: step {result['step']}, checkpoint {result['checkpoint']}, grid {grid}")
+    print(f"tensorboard --logdir {run_dir / 'logs'}")
+    del np
+
+
+if __name__ == "__main__":
+    app.run(main)
