@@ -176,6 +176,7 @@ class TrainConfig:
     shard_size: int = 1000
     seed: int = 0
     shuffle_buffer: int = 256      # records; the buffer is part of every checkpoint
+    deterministic: bool = True     # deterministic TF ops: a resumed run repeats an uninterrupted one
     log_every: int = 100
     image_every: int = 1000
     checkpoint_every: int = 1000

@@ -193,18 +193,31 @@ def parse_example(record, resolution: int, num_layers: int, dlatent_size: int):
 
 
 def _records(dataset_dir, seed, shuffle_buffer, shard):
+    """Endless serialized records whose order depends only on (seed, epoch): each epoch permutes
+    the shard files, then permutes records within consecutive windows of `shuffle_buffer`, both
+    with stateless random permutations. (tf.data's own per-epoch reshuffle is driven by a seed
+    generator that iterator checkpoints do not restore exactly, so resumed runs would diverge.)"""
     import tensorflow as tf
     meta = read_manifest(dataset_dir)
-    files = [str(Path(dataset_dir) / s) for s in meta["shards"]]
-    ds = tf.data.Dataset.from_tensor_slices(files)
-    if shard is not None:
-        ds = ds.shard(*shard)
-    if shuffle_buffer:
-        ds = ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
-    ds = ds.repeat().interleave(tf.data.TFRecordDataset, cycle_length=1)
-    if shuffle_buffer:
-        ds = ds.shuffle(shuffle_buffer, seed=seed + 1, reshuffle_each_iteration=True)
-    return meta, ds
+    paths = tf.constant([str(Path(dataset_dir) / s) for s in meta["shards"]])
+
+    def permuted(x, key):
+        order = tf.argsort(tf.random.stateless_uniform(tf.shape(x)[:1], seed=key))
+        return tf.gather(x, order)
+
+    def epoch(e):
+        files = permuted(paths, [seed, 2 * e]) if shuffle_buffer else paths
+        ds = tf.data.Dataset.from_tensor_slices(files)
+        if shard is not None:
+            ds = ds.shard(*shard)
+        ds = ds.interleave(tf.data.TFRecordDataset, cycle_length=1)
+        if shuffle_buffer:
+            ds = ds.batch(shuffle_buffer).enumerate().flat_map(
+                lambda i, w: tf.data.Dataset.from_tensor_slices(
+                    permuted(w, [seed + 7 * i + 1, 2 * e + 1])))
+        return ds
+
+    return meta, tf.data.Dataset.range(2 ** 62).flat_map(epoch)
 
 
 def make_dataset(dataset_dir, batch_size: int, seed: int = 0, shuffle_buffer: int = 256,

@@ -97,7 +97,7 @@ def main(argv):
     if FLAGS.dry_run:
         return
 
-    import numpy as np
+    import keras
     import tensorflow as tf
 
     import idd_tf
@@ -140,6 +140,9 @@ def main(argv):
     batches = data.training_batches(config.dataset, config.batch_size, config.seed, config.shuffle_buffer)
     preview_imgs = next(iter(data.make_dataset(config.dataset, 4, seed=12345, shuffle_buffer=0)))["image"]
     preview = {"id": preview_imgs, "attr": tf.roll(preview_imgs, 1, axis=0)}
+    if config.deterministic:
+        tf.config.experimental.enable_op_determinism()
+    keras.utils.set_random_seed(config.seed)  # random-init parts are identical when resuming
     net = model.IDDModel(config, G)
     mon = monitor.Monitor(run_dir)
     tr = trainer.Trainer(net, batches, config, run_dir, mon, preview)
@@ -151,7 +154,6 @@ def main(argv):
     mon.close()
     print(f"done: step {result['step']}, checkpoint {result['checkpoint']}, grid {grid}")
     print(f"tensorboard --logdir {run_dir / 'logs'}")
-    del np
 
 
 if __name__ == "__main__":

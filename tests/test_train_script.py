@@ -1,0 +1,105 @@
+"""scripts/train.py end to end: the zero-download default, TensorBoard output, kill -> resume."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conftest import ROOT, run_script
+from idd_tf import data
+
+SCALARS = {"loss_id", "loss_lnd", "loss_rec", "loss_nonadv", "loss_adv", "loss_d", "r1", "d_real",
+           "d_fake", "grad_norm_nonadv", "grad_norm_adv", "grad_norm_d", "cross_step"}
+
+
+def read_events(log_dir):
+    """{tag: {step: value}} of every scalar, later events overriding earlier ones; image tags."""
+    scalars, images = {}, set()
+    for f in sorted(Path(log_dir).glob("events.out.tfevents.*")):
+        for ev in tf.compat.v1.train.summary_iterator(str(f)):
+            for v in ev.summary.value:
+                arr = tf.make_ndarray(v.tensor)
+                if arr.dtype == object:
+                    images.add(v.tag)
+                else:
+                    scalars.setdefault(v.tag, {})[ev.step] = float(arr)
+    return scalars, images
+
+
+@pytest.fixture(scope="module")
+def default_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("runs")
+    proc = run_script("scripts/train.py", "--run_root", root, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    runs = sorted(root.iterdir())
+    assert len(runs) == 1 and runs[0].name == "00000-tiny"
+    return {"root": root, "run": runs[0], "proc": proc}
+
+
+def test_default_run_leaves_everything(default_run):
+    run = default_run["run"]
+    cfg = json.loads((run / "config.json").read_text())
+    assert cfg["steps"] == 500 and cfg["stylegan_weights"] == str(run / "stylegan")
+    assert (run / "stylegan" / "stylegan.json").is_file()
+    assert (run / "checkpoints" / "checkpoint").is_file()
+    assert "done: step 500" in default_run["proc"].stdout
+    assert "steps/s" in default_run["proc"].stderr + default_run["proc"].stdout
+    scalars, images = read_events(run / "logs")
+    assert SCALARS <= set(scalars), SCALARS - set(scalars)
+    assert max(scalars["loss_id"]) == 500
+    assert "id_attr_out" in images
+    grid = data.load_image(run / "images" / "id_attr_out_0000500.png")
+    assert grid.shape == (4 * 32, 3 * 32, 3)
+
+
+def test_kill_and_resume_matches_uninterrupted(default_run):
+    root = default_run["root"]
+    env = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen([sys.executable, "scripts/train.py", "--run_root", str(root)], cwd=ROOT,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    killed = False
+    try:
+        for line in proc.stdout:
+            if line.startswith("step     150/500"):
+                proc.send_signal(signal.SIGKILL)
+                killed = True
+                break
+    finally:
+        proc.kill()
+        proc.wait(timeout=60)
+    assert killed, "run finished before it could be killed"
+    run = root / "00001-tiny"
+    ckpts = sorted(p.name for p in (run / "checkpoints").glob("ckpt-*.index"))
+    assert ckpts == ["ckpt-100.index"]
+    resumed = run_script("scripts/train.py", "--resume", run, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "resumed at step 100" in resumed.stderr
+    ref, _ = read_events(default_run["run"] / "logs")
+    got, _ = read_events(run / "logs")
+    for tag in ("loss_id", "loss_lnd", "loss_rec", "loss_adv", "loss_d", "r1"):
+        steps = sorted(s for s in ref[tag] if s > 100)
+        assert steps and steps == sorted(s for s in got[tag] if s > 100)
+        np.testing.assert_allclose([got[tag][s] for s in steps], [ref[tag][s] for s in steps],
+                                   rtol=1e-4, atol=1e-6, err_msg=tag)
+
+
+def test_dry_run_and_bad_options(tmp_path):
+    proc = run_script("scripts/train.py", "--preset", "ffhq1024", "--stylegan", ROOT / "README.md",
+                      "--dry_run", "--run_root", tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    cfg = json.loads(proc.stdout)
+    assert cfg["batch_size"] == 2 and cfg["optim"]["lr_nonadv"] == 5e-6
+    assert not any(tmp_path.iterdir())
+    proc = run_script("scripts/train.py", "--vggface2", tmp_path / "nope.h5", "--run_root", tmp_path)
+    assert proc.returncode == 1 and "nope.h5: no such file" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    proc = run_script("scripts/train.py", "--preset", "ffhq256", "--dry_run")
+    assert proc.returncode == 1 and "--stylegan" in proc.stderr
+    proc = run_script("scripts/train.py", "--set", "loss.idd=3", "--dry_run")
+    assert proc.returncode == 1 and "loss.idd" in proc.stderr
