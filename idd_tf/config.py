@@ -71,6 +71,9 @@ FUSED_SCALE_MIN_RES = 128
 # Unfused upscale+conv layers at or above this output resolution run as an equivalent
 # transposed conv (speed only: below it, upscale + 3x3 conv is faster on CPU).
 SUBPIXEL_MIN_RES = 32
+# Where the face sits in an FFHQ-aligned image (fractions of the side: left, top, right, bottom);
+# used as dlib's face box when landmarking aligned/generated images without detection.
+FFHQ_FACE_BOX = (0.22, 0.30, 0.78, 0.86)
 # Official defaults of G_style used when a user does not choose.
 DEFAULT_TRUNCATION_PSI = 0.7
 DEFAULT_TRUNCATION_CUTOFF = 8

@@ -261,3 +261,21 @@ class LandmarkEncoder(keras.Model):
         if isinstance(out, dict):
             out = next(iter(out.values()))
         return tf.reshape(out, [-1, NUM_LANDMARKS, 2])
+
+
+def fit_landmark_net(images, landmarks, config: LandmarkConfig, epochs: int = 20,
+                     batch_size: int = 16, learning_rate: float = 1e-3, seed: int = 0) -> dict:
+    """Distil landmark labels into `landmark_net`.
+
+    images: [N, H, W, 3] raw [-1, 1]; landmarks: [N, 68, 2] in [0, 1] image coordinates (e.g.
+    dlib's, divided by the image size). Returns {"model", "loss_first", "loss_last"} (MSE per
+    epoch, first and last).
+    """
+    keras.utils.set_random_seed(seed)
+    net = landmark_net(config.input_size, config.base_filters)
+    x = _resize(tf.convert_to_tensor(images, tf.float32), config.input_size).numpy()
+    y = np.asarray(landmarks, np.float32)
+    net.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="mse")
+    hist = net.fit(x, y, batch_size=batch_size, epochs=epochs, shuffle=True, verbose=0)
+    losses = hist.history["loss"]
+    return {"model": net, "loss_first": float(losses[0]), "loss_last": float(losses[-1])}

@@ -103,3 +103,32 @@ def test_dry_run_and_bad_options(tmp_path):
     assert proc.returncode == 1 and "--stylegan" in proc.stderr
     proc = run_script("scripts/train.py", "--set", "loss.idd=3", "--dry_run")
     assert proc.returncode == 1 and "loss.idd" in proc.stderr
+
+
+def test_train_landmarks_distils_dlib_and_feeds_training(default_run, tmp_path):
+    from idd_tf import encoders, faces
+    from idd_tf.config import LandmarkConfig
+    run = default_run["run"]
+    out = tmp_path / "lnd"
+    proc = run_script("scripts/train_landmarks.py", "--dataset", run / "dataset", "--out", out,
+                      "--input_size", 32, "--base_filters", 8, "--epochs", 15, "--max_images", 96)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert summary["images"] == 96 and summary["mse_last_epoch"] < 0.5 * summary["mse_first_epoch"]
+    assert sorted(p.name for p in out.iterdir()) == ["landmarks.json", "landmarks.weights.h5"]
+    # The distilled net approximates dlib on an image it was trained on.
+    enc = encoders.LandmarkEncoder(LandmarkConfig(input_size=32, base_filters=8,
+                                                  weights=str(out / "landmarks.weights.h5")))
+    img = next(iter(data.make_dataset(run / "dataset", 1, shuffle_buffer=0)))["image"]
+    u8 = ((img.numpy()[0] + 1) * 127.5).round().clip(0, 255).astype(np.uint8)
+    ref = faces.dlib_landmarks(u8, aligned=True) / 32
+    pred = enc(img).numpy()[0]
+    assert np.abs(pred - ref).mean() < np.abs(0.5 - ref).mean()
+    # ... and plugs into training as E_lnd (the tiny preset's landmark net is 32 px, 8 filters).
+    proc = run_script("scripts/train.py", "--landmarks", out / "landmarks.weights.h5", "--steps", 3,
+                      "--dataset", run / "dataset", "--run_root", tmp_path / "runs")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    cfg = json.loads((tmp_path / "runs" / "00000-tiny" / "config.json").read_text())
+    assert cfg["landmarks"]["weights"] == str(out / "landmarks.weights.h5")
+    again = run_script("scripts/train_landmarks.py", "--dataset", run / "dataset", "--out", out)
+    assert again.returncode == 1 and "exists" in again.stderr

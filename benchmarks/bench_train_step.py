@@ -1,0 +1,62 @@
+"""Train-step time at 256 with real-size networks (random weights), batch 6: eager / tf.function / XLA.
+
+    python benchmarks/bench_train_step.py                      # all three modes, 3 timed steps each
+    python benchmarks/bench_train_step.py --modes function --iters 2 --batch 2
+
+Networks: StyleGAN v1 256 (fmap_base 8192, fmap_max 512), VGGFace2 ResNet-50 (224, 512-d), InceptionV3
+(299), landmark CNN (128), M 2560-2048-1024-512-512, D_W 512-256-128-64-1. Prints s/step per mode
+and a JSON summary. Eager runs the same Python step without tf.function.
+"""
+
+import argparse
+import json
+import os
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from idd_tf import config, model, stylegan, trainer  # noqa: E402
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--modes", default="eager,function,xla")
+    p.add_argument("--iters", type=int, default=3)
+    p.add_argument("--warmup", type=int, default=1)
+    p.add_argument("--batch", type=int, default=6)
+    p.add_argument("--preset", default="ffhq256")
+    args = p.parse_args()
+    tf.config.experimental.enable_tensor_float_32_execution(False)
+    cfg = config.TRAIN_PRESETS[args.preset].replace(batch_size=args.batch)
+    G = stylegan.random_stylegan(cfg.stylegan, seed=0)
+    net = model.IDDModel(cfg, G)
+    rng = np.random.RandomState(0)
+    res = cfg.stylegan.resolution
+    batch = {"image": tf.constant(rng.uniform(-1, 1, (args.batch, res, res, 3)), tf.float32),
+             "w_real": tf.constant(rng.randn(args.batch, cfg.stylegan.dlatent_size), tf.float32)}
+    tr = trainer.Trainer(net, tf.data.Dataset.from_tensors(batch).repeat(), cfg, "/tmp/bench_train_step")
+    steps = {"eager": tr._train_step, "function": tf.function(tr._train_step),
+             "xla": tf.function(tr._train_step, jit_compile=True)}
+    results = []
+    for mode in args.modes.split(","):
+        fn = steps[mode]
+        t0 = time.perf_counter()
+        for _ in range(args.warmup):
+            float(fn(batch)["loss_nonadv"])
+        first = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        for _ in range(args.iters):
+            float(fn(batch)["loss_nonadv"])
+        per = (time.perf_counter() - t0) / args.iters
+        print(f"train step {res}px batch {args.batch} {mode:8s}: {per:7.3f} s/step  "
+              f"(first call incl. tracing/compiling {first:.1f} s)", flush=True)
+        results.append({"mode": mode, "s_per_step": per, "first_call_s": first})
+    print(json.dumps({"resolution": res, "batch": args.batch,
+                      "device": tf.config.list_logical_devices()[-1].device_type, "results": results}))
+
+
+if __name__ == "__main__":
+    main()

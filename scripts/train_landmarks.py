@@ -1,0 +1,108 @@
+"""Distil dlib's 68-point landmark predictor into the differentiable Keras E_lnd.
+
+    python scripts/train_landmarks.py --dataset runs/00000-tiny/dataset --out stylegan_weights/lnd
+    python scripts/train_landmarks.py --images photos/ --detect --out stylegan_weights/lnd_photos
+
+Labels come from dlib's shape_predictor_68_face_landmarks (shipped by face-recognition-models,
+offline): on generated / FFHQ-aligned images with the canonical FFHQ face box, on other photos
+(--detect) with dlib's face detector (images without a face are skipped and counted). Writes
+OUT/landmarks.weights.h5 and OUT/landmarks.json into a new directory; train with
+--landmarks OUT/landmarks.weights.h5 (the JSON's input_size/base_filters must match the config).
+"""
+
+import json
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from absl import app, flags, logging  # noqa: E402
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("dataset", None, "generated dataset directory (FFHQ-aligned images)")
+flags.DEFINE_string("images", None, "folder of image files (png/jpg)")
+flags.DEFINE_bool("detect", False, "detect faces (for unaligned photos) instead of the canonical box")
+flags.DEFINE_string("out", None, "output directory (must not exist)", required=True)
+flags.DEFINE_integer("max_images", 5000, "label at most this many images")
+flags.DEFINE_integer("input_size", 128, "network input size")
+flags.DEFINE_integer("base_filters", 32, "network width")
+flags.DEFINE_integer("epochs", 30, "training epochs")
+flags.DEFINE_integer("batch_size", 16, "batch size")
+flags.DEFINE_float("lr", 1e-3, "Adam learning rate")
+flags.DEFINE_integer("seed", 0, "seed")
+
+
+def load_images():
+    import numpy as np
+    from idd_tf import data
+    if bool(FLAGS.dataset) == bool(FLAGS.images):
+        raise ValueError("give exactly one of --dataset or --images")
+    if FLAGS.dataset:
+        out = []
+        for batch in data.make_dataset(FLAGS.dataset, 1, shuffle_buffer=0):
+            out.append(np.asarray(data_to_u8(batch["image"][0])))
+            if len(out) >= min(FLAGS.max_images, data.read_manifest(FLAGS.dataset)["num_images"]):
+                break
+        return out
+    files = sorted(p for p in Path(FLAGS.images).iterdir()
+                   if p.suffix.lower() in (".png", ".jpg", ".jpeg"))[:FLAGS.max_images]
+    if not files:
+        raise FileNotFoundError(f"no .png/.jpg images in {FLAGS.images}")
+    return [data.load_image(p) for p in files]
+
+
+def data_to_u8(image):
+    from idd_tf import stylegan
+    return stylegan.to_uint8(image[None])[0]
+
+
+def main(argv):
+    del argv
+    import numpy as np
+    from PIL import Image
+    from tqdm import tqdm
+
+    from idd_tf import config, data, encoders, faces
+    out = Path(FLAGS.out)
+    if out.exists():
+        logging.error("%s exists; choose a new output directory", out)
+        sys.exit(1)
+    try:
+        images = load_images()
+    except (ValueError, FileNotFoundError) as e:
+        logging.error("%s", e)
+        sys.exit(1)
+    xs, ys, skipped = [], [], 0
+    for img in tqdm(images, desc="dlib landmarks", unit="img"):
+        if img.shape[0] != img.shape[1]:
+            logging.warning("skipping a non-square image (%s)", img.shape)
+            skipped += 1
+            continue
+        try:
+            pts = faces.dlib_landmarks(img, aligned=not FLAGS.detect)
+        except faces.NoFaceError:
+            skipped += 1
+            continue
+        small = np.asarray(Image.fromarray(img).resize((FLAGS.input_size,) * 2, Image.LANCZOS))
+        xs.append((small.astype(np.float32) - 127.5) / 127.5)
+        ys.append(pts / img.shape[0])
+    if not xs:
+        logging.error("no usable face images (%d skipped)", skipped)
+        sys.exit(1)
+    cfg = config.LandmarkConfig(input_size=FLAGS.input_size, base_filters=FLAGS.base_filters)
+    result = encoders.fit_landmark_net(np.stack(xs), np.stack(ys), cfg, FLAGS.epochs, FLAGS.batch_size, FLAGS.lr, FLAGS.seed)
+    tmp = out.with_name(f".{out.name}.tmp")
+    tmp.mkdir(parents=True)
+    result["model"].save_weights(tmp / "landmarks.weights.h5")
+    summary = {"input_size": cfg.input_size, "base_filters": cfg.base_filters, "images": len(xs),
+               "skipped": skipped, "mse_first_epoch": result["loss_first"],
+               "mse_last_epoch": result["loss_last"], "labels": "dlib shape_predictor_68_face_landmarks",
+               "boxes": "detected" if FLAGS.detect else "FFHQ canonical"}
+    (tmp / "landmarks.json").write_text(json.dumps(summary, indent=2) + "\n")
+    os.replace(tmp, out)
+    print(json.dumps(summary))
+
+
+if __name__ == "__main__":
+    app.run(main)
