@@ -192,14 +192,27 @@ def parse_example(record, resolution: int, num_layers: int, dlatent_size: int):
             "ws": tf.reshape(ex["ws"], [num_layers, dlatent_size]), "index": ex["index"]}
 
 
-def _records(dataset_dir, seed, shuffle_buffer, shard):
-    """Endless serialized records whose order depends only on (seed, epoch): each epoch permutes
-    the shard files, then permutes records within consecutive windows of `shuffle_buffer`, both
-    with stateless random permutations. (tf.data's own per-epoch reshuffle is driven by a seed
-    generator that iterator checkpoints do not restore exactly, so resumed runs would diverge.)"""
+def _records(dataset_dir, seed, shuffle_buffer, shard, start: int = 0):
+    """Endless serialized records, positioned after the first `start` of them.
+
+    The order depends only on (seed, epoch): the pipeline's shard files (`shard=(n, i)` takes
+    files i, i+n, ...) are permuted per epoch, then records are permuted within consecutive
+    windows of `shuffle_buffer`, with stateless random permutations. So a position is just a
+    count: resuming fast-forwards whole epochs and skips only inside the current one (no
+    iterator state to checkpoint; tf.data's own reshuffling is not restored exactly).
+    """
     import tensorflow as tf
     meta = read_manifest(dataset_dir)
-    paths = tf.constant([str(Path(dataset_dir) / s) for s in meta["shards"]])
+    names = list(meta["shards"])
+    counts = [min(meta["shard_size"], meta["num_images"] - k * meta["shard_size"])
+              for k in range(len(names))]
+    if shard is not None:
+        if shard[0] > len(names):
+            raise ValueError(f"{dataset_dir} has {len(names)} shard files, fewer than the "
+                             f"{shard[0]} input pipelines: regenerate with a smaller --shard_size")
+        names, counts = names[shard[1]::shard[0]], counts[shard[1]::shard[0]]
+    paths = tf.constant([str(Path(dataset_dir) / n) for n in names])
+    per_epoch = sum(counts)
 
     def permuted(x, key):
         order = tf.argsort(tf.random.stateless_uniform(tf.shape(x)[:1], seed=key))
@@ -207,27 +220,21 @@ def _records(dataset_dir, seed, shuffle_buffer, shard):
 
     def epoch(e):
         files = permuted(paths, [seed, 2 * e]) if shuffle_buffer else paths
-        ds = tf.data.Dataset.from_tensor_slices(files)
-        if shard is not None:
-            ds = ds.shard(*shard)
-        ds = ds.interleave(tf.data.TFRecordDataset, cycle_length=1)
+        ds = tf.data.Dataset.from_tensor_slices(files).interleave(tf.data.TFRecordDataset,
+                                                                  cycle_length=1)
         if shuffle_buffer:
             ds = ds.batch(shuffle_buffer).enumerate().flat_map(
                 lambda i, w: tf.data.Dataset.from_tensor_slices(
                     permuted(w, [seed + 7 * i + 1, 2 * e + 1])))
         return ds
 
-    return meta, tf.data.Dataset.range(2 ** 62).flat_map(epoch)
+    ds = tf.data.Dataset.range(start // per_epoch, 2 ** 62).flat_map(epoch)
+    return meta, ds.skip(start % per_epoch)
 
 
 def make_dataset(dataset_dir, batch_size: int, seed: int = 0, shuffle_buffer: int = 256,
                  shard: tuple[int, int] | None = None):
-    """Endless, deterministic (for a seed) batches of parse_example dicts.
-
-    Shard files are shuffled per epoch, then records through a `shuffle_buffer`-record buffer
-    (kept modest: the iterator, buffer included, is saved in checkpoints for exact resume).
-    `shard=(num_workers, worker_index)` reads a disjoint part of the shards.
-    """
+    """Endless, deterministic (for a seed) batches of parse_example dicts (see `_records`)."""
     meta, ds = _records(dataset_dir, seed, shuffle_buffer, shard)
     ds = ds.map(lambda r: parse_example(r, meta["resolution"], meta["num_layers"],
                                         meta["dlatent_size"]))
@@ -235,14 +242,22 @@ def make_dataset(dataset_dir, batch_size: int, seed: int = 0, shuffle_buffer: in
 
 
 def training_batches(dataset_dir, batch_size: int, seed: int = 0, shuffle_buffer: int = 256,
-                     shard: tuple[int, int] | None = None):
-    """{"image": [B,R,R,3] raw, "w_real": [B, dlatent]}: images and, independently shuffled, real
-    w samples (the stored w of other examples) for D_W."""
+                     shard: tuple[int, int] | None = None, start_batch: int = 0):
+    """{"image", "attr_image": [B,R,R,3] raw, "w_real": [B, dlatent]}, from batch `start_batch` on.
+
+    `image` and `attr_image` are consecutive records of the shuffled stream (the pair used on
+    cross steps, so pairs do not depend on how a batch is split over replicas); `w_real` are the
+    stored w of an independently shuffled stream (real samples for D_W).
+    """
     import tensorflow as tf
-    images = make_dataset(dataset_dir, batch_size, seed, shuffle_buffer, shard)
-    meta, recs = _records(dataset_dir, seed + 7919, max(shuffle_buffer, 1024), shard)
+    meta, recs = _records(dataset_dir, seed, shuffle_buffer, shard, start=2 * batch_size * start_batch)
+    parsed = recs.map(lambda r: parse_example(r, meta["resolution"], meta["num_layers"],
+                                              meta["dlatent_size"])["image"])
+    pairs = parsed.batch(2, drop_remainder=True).map(lambda x: {"image": x[0], "attr_image": x[1]})
+    _, wrecs = _records(dataset_dir, seed + 7919, max(shuffle_buffer, 1024), shard,
+                        start=batch_size * start_batch)
     spec = {"w": tf.io.FixedLenFeature([meta["dlatent_size"]], tf.float32)}
-    ws = recs.map(lambda r: tf.io.parse_single_example(r, spec)["w"])
-    ws = ws.batch(batch_size, drop_remainder=True)
-    return tf.data.Dataset.zip(images, ws).map(
-        lambda b, w: {"image": b["image"], "w_real": w}).prefetch(2)
+    ws = wrecs.map(lambda r: tf.io.parse_single_example(r, spec)["w"])
+    return tf.data.Dataset.zip(pairs.batch(batch_size, drop_remainder=True),
+                               ws.batch(batch_size, drop_remainder=True)).map(
+        lambda b, w: {**b, "w_real": w}).prefetch(2)

@@ -25,6 +25,7 @@ FLAGS = flags.FLAGS
 flags.DEFINE_enum("preset", "tiny", ["tiny", "ffhq256", "ffhq1024"], "configuration preset")
 flags.DEFINE_string("run_root", "runs", "where new run directories are created")
 flags.DEFINE_string("resume", None, "run directory to continue (its config.json is used)")
+flags.DEFINE_string("run_dir", None, "explicit run directory (multi-worker: the same shared path on every worker)")
 flags.DEFINE_bool("dry_run", False, "print the resolved config and exit")
 flags.DEFINE_integer("steps", None, "total training steps (also extends a resumed run)")
 flags.DEFINE_integer("batch_size", None, "batch size")
@@ -34,6 +35,8 @@ flags.DEFINE_string("vggface2", None, "VGGFace2 ResNet-50 .h5 (WeidiXie or keras
 flags.DEFINE_string("inception", None, "ImageNet InceptionV3 notop .h5")
 flags.DEFINE_string("landmarks", None, "landmark network (.weights.h5 from train_landmarks.py, .keras/.h5 or SavedModel)")
 flags.DEFINE_string("dataset", None, "generated dataset directory (generated there if missing)")
+flags.DEFINE_enum("strategy", "default", ["default", "mirrored", "multiworker"],
+                  "tf.distribute strategy: one device, all local devices, or several hosts (TF_CONFIG)")
 flags.DEFINE_multi_string("set", [], "any config field, e.g. --set loss.id=2 --set mapping.w_plus=true")
 
 
@@ -103,19 +106,42 @@ def main(argv):
     import idd_tf
     from idd_tf import data, model, monitor, stylegan, trainer
 
+    try:  # first TF work of the process: multi-worker collectives must be set up before any op
+        strategy = trainer.make_strategy(FLAGS.strategy)
+    except ValueError as e:
+        logging.error("%s", e)
+        sys.exit(1)
+    chief = trainer.is_chief(strategy)
+    replicas = strategy.num_replicas_in_sync
+    logging.info("strategy %s: %d replica(s), %s", FLAGS.strategy, replicas,
+                 "chief" if chief else "worker")
+    if config.batch_size % replicas:
+        logging.error("batch_size %d is not divisible by %d replicas", config.batch_size, replicas)
+        sys.exit(1)
     if FLAGS.resume:
         run_dir = Path(FLAGS.resume)
+    elif FLAGS.run_dir:
+        run_dir = Path(FLAGS.run_dir)
+        if chief:
+            run_dir.mkdir(parents=True, exist_ok=True)
+    elif FLAGS.strategy == "multiworker":
+        logging.error("--strategy multiworker needs --run_dir (the same on every worker)")
+        sys.exit(1)
     else:
         run_dir = new_run_dir(Path(FLAGS.run_root), FLAGS.preset)
     logging.info("run directory: %s", run_dir)
 
+    if config.deterministic:
+        tf.config.experimental.enable_op_determinism()
     try:
-        if config.stylegan_weights:
-            G = idd_tf.load_stylegan(config.stylegan_weights)
-        else:
-            G = stylegan.random_stylegan(config.stylegan, seed=config.seed)
+        with strategy.scope():
+            if config.stylegan_weights:
+                G = idd_tf.load_stylegan(config.stylegan_weights)
+            else:
+                G = stylegan.random_stylegan(config.stylegan, seed=config.seed)
+        if not config.stylegan_weights:
             saved = run_dir / "stylegan"
-            if not saved.exists():
+            if chief and not saved.exists():
                 idd_tf.save_converted({"config": G.config, "Gs": G}, saved, source="random_stylegan")
             config = config.replace(stylegan_weights=str(saved))
     except (idd_tf.StyleGANFormatError, FileNotFoundError) as e:
@@ -124,10 +150,14 @@ def main(argv):
     config = config.replace(stylegan=G.config.to_dict())
     if config.dataset is None:
         config = config.replace(dataset=str(run_dir / "dataset"))
-    if not (run_dir / "config.json").exists():
+    if chief and not (run_dir / "config.json").exists():
         data.atomic_write_bytes(run_dir / "config.json", (json.dumps(config.to_dict(), indent=2) + "\n").encode())
 
     if not (Path(config.dataset) / data.MANIFEST).exists():
+        if not chief:
+            logging.error("dataset %s is not complete: generate it first (scripts/generate_dataset.py "
+                          "with --num_shards/--shard_index on several workers)", config.dataset)
+            sys.exit(1)
         logging.info("generating %d images into %s (resumable)", config.dataset_size, config.dataset)
         data.generate_dataset(G, config.dataset, config.dataset_size, config.shard_size,
                               config.truncation_psi, config.truncation_cutoff, config.seed)
@@ -137,19 +167,22 @@ def main(argv):
                       meta["resolution"], G.resolution)
         sys.exit(1)
 
-    batches = data.training_batches(config.dataset, config.batch_size, config.seed, config.shuffle_buffer)
+    dataset_fn = trainer.dataset_fn_for(config.dataset, config.batch_size, config.seed,
+                                        config.shuffle_buffer)
     preview_imgs = next(iter(data.make_dataset(config.dataset, 4, seed=12345, shuffle_buffer=0)))["image"]
     preview = {"id": preview_imgs, "attr": tf.roll(preview_imgs, 1, axis=0)}
-    if config.deterministic:
-        tf.config.experimental.enable_op_determinism()
     keras.utils.set_random_seed(config.seed)  # random-init parts are identical when resuming
-    net = model.IDDModel(config, G)
-    mon = monitor.Monitor(run_dir)
-    tr = trainer.Trainer(net, batches, config, run_dir, mon, preview)
+    with strategy.scope():
+        net = model.IDDModel(config, G)
+    mon = monitor.Monitor(run_dir, enabled=chief)
+    tr = trainer.Trainer(net, dataset_fn, config, run_dir, mon, preview, strategy)
     start = tr.restore()
     if start:
         logging.info("resumed at step %d", start)
     result = tr.run(config.steps)
+    if not chief:
+        print(f"worker done: step {result['step']}")
+        return
     grid = tr.write_preview(result["step"])
     mon.close()
     print(f"done: step {result['step']}, checkpoint {result['checkpoint']}, grid {grid}")

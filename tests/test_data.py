@@ -103,3 +103,15 @@ def test_image_io(tmp_path):
         data.load_image(tmp_path / "bad.png")
     with pytest.raises(FileNotFoundError):
         data.load_image(tmp_path / "missing.png")
+
+
+@pytest.mark.parametrize("shard", [None, (2, 1)])
+def test_start_batch_equals_iterating_from_the_start(tmp_path, tiny_g, shard):
+    data.generate_dataset(tiny_g, tmp_path / "d", 20, shard_size=4, seed=0, progress=False)
+    it = iter(data.training_batches(tmp_path / "d", 3, seed=5, shuffle_buffer=4, shard=shard))
+    stream = [next(it) for _ in range(12)]  # several epochs of 20 (or 8) records
+    for k in (1, 3, 7, 11):
+        got = next(iter(data.training_batches(tmp_path / "d", 3, seed=5, shuffle_buffer=4,
+                                              shard=shard, start_batch=k)))
+        for key in ("image", "attr_image", "w_real"):
+            np.testing.assert_array_equal(got[key], stream[k][key], err_msg=f"{key} @ {k}")

@@ -22,8 +22,8 @@ def setup(tmp_path_factory):
 def make_trainer(setup, run_dir, seed=0):
     keras.utils.set_random_seed(seed)
     net = model.IDDModel(CFG, setup["G"])
-    batches = data.training_batches(setup["ds"], CFG.batch_size, seed=0)
-    return trainer.Trainer(net, batches, CFG, run_dir)
+    fn = trainer.dataset_fn_for(setup["ds"], CFG.batch_size, seed=0, shuffle_buffer=CFG.shuffle_buffer)
+    return trainer.Trainer(net, fn, CFG, run_dir)
 
 
 def snapshot(variables):
@@ -40,7 +40,7 @@ def test_schedule_rec_and_frozen_weights(setup, tmp_path):
     assert frozen and all(trainable.values())
     before_frozen = snapshot(frozen)
     before_train = {k: snapshot(v) for k, v in trainable.items()}
-    metrics = [tr.train_step(next(tr.iterator)) for _ in range(7)]
+    metrics = [tr.train_step(tr.next_batch()) for _ in range(7)]
     cross = [float(mt["cross_step"]) for mt in metrics]
     assert cross == [1, 0, 0, 1, 0, 0, 1]
     for mt in metrics:
@@ -59,7 +59,7 @@ def test_schedule_rec_and_frozen_weights(setup, tmp_path):
 
 def test_losses_fall_on_a_fixed_batch(setup, tmp_path):
     tr = make_trainer(setup, tmp_path / "run")
-    batch = next(tr.iterator)
+    batch = tr.next_batch()
     hist = [tr.train_step(batch) for _ in range(90)]
     same = [h for h in hist if not h["cross_step"]]
     first = {k: np.mean([float(h[k]) for h in same[:4]]) for k in ("loss_nonadv", "loss_rec", "loss_id")}
@@ -76,10 +76,10 @@ def test_checkpoint_resume_reproduces_next_steps(setup, tmp_path):
     run = tmp_path / "run"
     a = make_trainer(setup, run)
     a.run(4)  # saves ckpt-4
-    expected = [a.train_step(next(a.iterator)) for _ in range(3)]  # steps 5..7, not saved
+    expected = [a.train_step(a.next_batch()) for _ in range(3)]  # steps 5..7, not saved
     b = make_trainer(setup, run)
     assert b.restore() == 4
-    got = [b.train_step(next(b.iterator)) for _ in range(3)]
+    got = [b.train_step(b.next_batch()) for _ in range(3)]
     for e, g in zip(expected, got):
         for k in e:
             np.testing.assert_allclose(float(g[k]), float(e[k]), rtol=1e-5, atol=1e-7, err_msg=k)
