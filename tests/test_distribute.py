@@ -94,3 +94,33 @@ def test_two_workers_multiworker_mirrored(dataset, tmp_path):
     run = tmp_path / "run"
     assert (run / "checkpoints" / "checkpoint").is_file()
     assert not list(run.glob(".scratch-worker-*"))
+
+
+def test_train_script_multiworker(dataset, tmp_path):
+    ports = _free_ports(2)
+    cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
+    run = tmp_path / "run"
+    args = [sys.executable, "scripts/train.py", "--strategy", "multiworker", "--run_dir", str(run),
+            "--dataset", str(dataset), "--steps", "4", "--set", "log_every=2"]
+    procs = []
+    try:
+        for i in range(2):
+            tf_config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}})
+            procs.append(subprocess.Popen(args, cwd=ROOT, env=_env(TF_CONFIG=tf_config),
+                                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+        outs = [p.communicate(timeout=420) for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait(timeout=30)
+    for p, (_, err) in zip(procs, outs):
+        assert p.returncode == 0, err[-3000:]
+    assert "done: step 4" in outs[0][0] and "worker done: step 4" in outs[1][0]
+    assert (run / "checkpoints" / "ckpt-4.index").is_file() and (run / "config.json").is_file()
+    assert len(list((run / "logs").glob("events.out.tfevents.*"))) == 1  # chief only
+    assert not list(run.glob(".scratch-worker-*"))
+    # without a shared run directory, multi-worker refuses clearly
+    solo = subprocess.run([sys.executable, "scripts/train.py", "--strategy", "multiworker"], cwd=ROOT,
+                          env=_env(), capture_output=True, text=True, timeout=300)
+    assert solo.returncode == 1 and "TF_CONFIG" in solo.stderr
