@@ -74,6 +74,8 @@ SUBPIXEL_MIN_RES = 32
 # Where the face sits in an FFHQ-aligned image (fractions of the side: left, top, right, bottom);
 # used as dlib's face box when landmarking aligned/generated images without detection.
 FFHQ_FACE_BOX = (0.22, 0.30, 0.78, 0.86)
+# MTCNN detections below this confidence are ignored.
+FACE_MIN_CONFIDENCE = 0.9
 # Official defaults of G_style used when a user does not choose.
 DEFAULT_TRUNCATION_PSI = 0.7
 DEFAULT_TRUNCATION_CUTOFF = 8

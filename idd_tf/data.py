@@ -44,6 +44,55 @@ def save_image(path, image) -> Path:
     return atomic_write_bytes(path, buf.getvalue())
 
 
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
+
+
+def parse_seeds(text: str) -> list[int]:
+    """'0-3,7' -> [0, 1, 2, 3, 7]."""
+    seeds = []
+    for part in str(text).split(","):
+        part = part.strip()
+        if "-" in part[1:]:
+            lo, hi = part.split("-", 1)
+            seeds.extend(range(int(lo), int(hi) + 1))
+        elif part:
+            seeds.append(int(part))
+    if not seeds:
+        raise ValueError(f"no seeds in {text!r}")
+    return seeds
+
+
+def list_images(spec) -> list[Path]:
+    """Image files from a directory (sorted), a file, or a comma-separated list of either."""
+    out = []
+    for part in str(spec).split(","):
+        p = Path(part.strip())
+        if p.is_dir():
+            found = sorted(q for q in p.iterdir() if q.suffix.lower() in IMAGE_SUFFIXES)
+            if not found:
+                raise FileNotFoundError(f"no images in {p}")
+            out.extend(found)
+        elif p.is_file():
+            out.append(p)
+        else:
+            raise FileNotFoundError(f"image not found: {p}")
+    return out
+
+
+def prepare_face(path, size: int, align: bool) -> np.ndarray:
+    """An image file as the model's input: HWC uint8 size x size; FFHQ-aligned when `align`."""
+    img = load_image(path)
+    if align:
+        from idd_tf import faces
+        try:
+            return faces.align_face(img, size)
+        except faces.NoFaceError as e:
+            raise faces.NoFaceError(f"{path}: {e}") from e
+    if img.shape[0] != img.shape[1]:
+        raise ValueError(f"{path} is not square ({img.shape[1]}x{img.shape[0]}): use --align")
+    return load_image(path, size)
+
+
 def load_image(path, size: int | None = None) -> np.ndarray:
     """Read an image file as HWC uint8 RGB, optionally resized (Lanczos) to size x size."""
     path = Path(path)

@@ -29,6 +29,7 @@ class IDDModel(keras.Model):
         self.mapping = LatentMapping(config.mapping, in_dim, stylegan.dlatent_size,
                                      stylegan.num_layers, name="M")
         self.d_w = LatentDiscriminator(config.discriminator, stylegan.dlatent_size, name="D_W")
+        self.built = True  # every part is built by its constructor
 
     @property
     def generator_variables(self):
@@ -46,3 +47,50 @@ class IDDModel(keras.Model):
         """The disentangled image I_out (raw [-1, 1] NHWC) and the codes used."""
         codes = self.encode(id_images, attr_images)
         return {**codes, "images": self.stylegan.synthesis(codes["ws"], noise_mode="const")}
+
+
+def input_faces(files, seeds, G, config, align: bool = False):
+    """Model inputs as HWC uint8 [N, R, R, 3] from image files (see data.list_images; FFHQ-aligned
+    with `align`) or from StyleGAN seeds (the run's truncation), and their names."""
+    import numpy as np
+
+    from idd_tf import data, stylegan
+    if bool(files) == bool(seeds):
+        raise ValueError("give either image files or seeds")
+    if seeds:
+        seeds = data.parse_seeds(seeds)
+        raw = stylegan.seed_images(G, seeds, config.truncation_psi, config.truncation_cutoff)
+        return stylegan.to_uint8(raw).numpy(), [f"seed{s}" for s in seeds]
+    paths = data.list_images(files)
+    return np.stack([data.prepare_face(p, G.resolution, align) for p in paths]), [p.stem for p in paths]
+
+
+def load_run(run_dir, checkpoint: str | None = None) -> dict:
+    """A trained model from a run directory of scripts/train.py.
+
+    Returns {"config", "model" (IDDModel with E_attr, M, D_W restored), "stylegan", "checkpoint"}.
+    Random-init frozen parts (tiny runs) are rebuilt from the run's seed, as in training.
+    Missing files raise FileNotFoundError naming them.
+    """
+    import json
+    from pathlib import Path
+
+    from idd_tf import legacy
+
+    run_dir = Path(run_dir)
+    cfg_path = run_dir / "config.json"
+    if not cfg_path.is_file():
+        raise FileNotFoundError(f"{run_dir} is not a training run (no config.json)")
+    config = TrainConfig.from_dict(json.loads(cfg_path.read_text()))
+    sg_path = Path(config.stylegan_weights) if config.stylegan_weights else run_dir / "stylegan"
+    if not sg_path.exists() and (run_dir / "stylegan").exists():
+        sg_path = run_dir / "stylegan"  # the run directory was moved
+    G = legacy.load_stylegan(sg_path)
+    keras.utils.set_random_seed(config.seed)
+    net = IDDModel(config, G)
+    path = checkpoint or tf.train.latest_checkpoint(str(run_dir / "checkpoints"))
+    if path is None:
+        raise FileNotFoundError(f"no checkpoint in {run_dir / 'checkpoints'}")
+    tf.train.Checkpoint(e_attr=net.e_attr, mapping=net.mapping, d_w=net.d_w).restore(
+        path).expect_partial().assert_existing_objects_matched()
+    return {"config": config, "model": net, "stylegan": G, "checkpoint": path}

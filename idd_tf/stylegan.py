@@ -518,6 +518,14 @@ def random_stylegan(config, seed: int = 0, name: str = "Gs") -> StyleGAN:
     return G
 
 
+def seed_images(G: StyleGAN, seeds, psi=cfg.DEFAULT_TRUNCATION_PSI,
+                cutoff=cfg.DEFAULT_TRUNCATION_CUTOFF, noise_mode="const"):
+    """Raw NHWC images for seeds; seed s uses z = RandomState(s).randn(1, latent_size) (NVIDIA's
+    pretrained_example.py convention)."""
+    z = np.concatenate([np.random.RandomState(s).randn(1, G.latent_size) for s in seeds])
+    return G(z.astype(np.float32), truncation_psi=psi, truncation_cutoff=cutoff, noise_mode=noise_mode)
+
+
 # ----------------------------------------------------------------------------------------------
 # Image layout helpers.
 

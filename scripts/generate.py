@@ -11,7 +11,6 @@ import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import numpy as np  # noqa: E402
 from absl import app, flags, logging  # noqa: E402
 
 import idd_tf  # noqa: E402
@@ -27,24 +26,10 @@ flags.DEFINE_enum("network", "Gs", ["Gs", "G"], "which generator of the pickle")
 flags.DEFINE_string("outdir", "out/generate", "output directory (created if needed)")
 
 
-def parse_seeds(text: str) -> list[int]:
-    seeds = []
-    for part in text.split(","):
-        part = part.strip()
-        if "-" in part:
-            lo, hi = part.split("-", 1)
-            seeds.extend(range(int(lo), int(hi) + 1))
-        elif part:
-            seeds.append(int(part))
-    if not seeds:
-        raise ValueError(f"no seeds in {text!r}")
-    return seeds
-
-
 def main(argv):
     del argv
     try:
-        seeds = parse_seeds(FLAGS.seeds)
+        seeds = data.parse_seeds(FLAGS.seeds)
         if FLAGS.stylegan:
             G = idd_tf.load_stylegan(FLAGS.stylegan, FLAGS.network)
         else:
@@ -54,8 +39,7 @@ def main(argv):
         logging.error("%s", e)
         sys.exit(1)
     for seed in seeds:
-        z = np.random.RandomState(seed).randn(1, G.latent_size).astype(np.float32)
-        img = G(z, truncation_psi=FLAGS.psi, truncation_cutoff=FLAGS.cutoff, noise_mode=FLAGS.noise)
+        img = stylegan.seed_images(G, [seed], FLAGS.psi, FLAGS.cutoff, FLAGS.noise)
         data.save_image(os.path.join(FLAGS.outdir, f"seed{seed:04d}.png"), stylegan.to_uint8(img)[0])
     print(f"wrote {len(seeds)} images to {FLAGS.outdir}")
 

@@ -40,3 +40,21 @@ def run_script(*args, cwd=ROOT, timeout=600):
     env = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="2")
     return subprocess.run([sys.executable, *map(str, args)], cwd=cwd, env=env, timeout=timeout,
                           capture_output=True, text=True)
+
+
+@pytest.fixture(scope="session")
+def default_run(tmp_path_factory):
+    """The README's main job, `python scripts/train.py`, run once for every test that needs a run."""
+    root = tmp_path_factory.mktemp("runs")
+    proc = run_script("scripts/train.py", "--run_root", root, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    runs = sorted(root.iterdir())
+    assert len(runs) == 1 and runs[0].name == "00000-tiny"
+    return {"root": root, "run": runs[0], "proc": proc}
+
+
+@pytest.fixture(scope="session")
+def astronaut():
+    """A real face photo that ships inside scikit-image (NASA portrait, public domain)."""
+    import skimage.data
+    return np.ascontiguousarray(skimage.data.astronaut())

@@ -32,16 +32,6 @@ def read_events(log_dir):
     return scalars, images
 
 
-@pytest.fixture(scope="module")
-def default_run(tmp_path_factory):
-    root = tmp_path_factory.mktemp("runs")
-    proc = run_script("scripts/train.py", "--run_root", root, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    runs = sorted(root.iterdir())
-    assert len(runs) == 1 and runs[0].name == "00000-tiny"
-    return {"root": root, "run": runs[0], "proc": proc}
-
-
 def test_default_run_leaves_everything(default_run):
     run = default_run["run"]
     cfg = json.loads((run / "config.json").read_text())

@@ -1,0 +1,125 @@
+"""The paper's evaluation metrics (Tables 1 and 2), on HWC uint8 RGB images.
+
+Identity: cosine similarity of dlib's face-recognition descriptors (a network independent of
+training; offline from `face-recognition-models`). Expression: mean L2 between dlib 68 landmarks,
+divided by the resolution. Pose: L2 between (yaw, pitch, roll) in degrees from solvePnP on
+landmarks. FID: InceptionV3 pool3 on MTCNN face crops (weights supplied by the user).
+Reconstruction: RMSE, PSNR. A face that cannot be found raises faces.NoFaceError; `evaluate`
+callers skip and count those.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from idd_tf import faces
+
+# Generic 3D face model (mm) for solvePnP: nose tip, chin, eye outer corners, mouth corners.
+POSE_MODEL_POINTS = np.array([(0.0, 0.0, 0.0), (0.0, -330.0, -65.0), (-225.0, 170.0, -135.0),
+                              (225.0, 170.0, -135.0), (-150.0, -150.0, -125.0),
+                              (150.0, -150.0, -125.0)], dtype=np.float64)
+POSE_LANDMARKS = (30, 8, 36, 45, 48, 54)
+FID_INPUT_SIZE = 299
+
+
+@functools.lru_cache(maxsize=1)
+def _face_rec():
+    import dlib
+    import face_recognition_models as frm
+    return dlib.face_recognition_model_v1(frm.face_recognition_model_location())
+
+
+def face_descriptor(image_u8, box=None) -> np.ndarray:
+    """dlib's 128-d face descriptor of the largest face (or of `box`)."""
+    import dlib
+    image_u8 = np.ascontiguousarray(image_u8)
+    box = box or faces.largest_face(image_u8)
+    shape = faces._dlib_models()["predictor"](image_u8, dlib.rectangle(*map(int, box)))
+    return np.asarray(_face_rec().compute_face_descriptor(image_u8, shape), np.float64)
+
+
+def identity_similarity(a_u8, b_u8) -> float:
+    """Cosine similarity of the identities in two images (1 = the same descriptor)."""
+    da, db = face_descriptor(a_u8), face_descriptor(b_u8)
+    return float(da @ db / (np.linalg.norm(da) * np.linalg.norm(db)))
+
+
+def expression_distance(a_u8, b_u8) -> float:
+    """Mean L2 distance of the 68 dlib landmarks, divided by the image resolution."""
+    la, lb = faces.dlib_landmarks(a_u8), faces.dlib_landmarks(b_u8)
+    return float(np.linalg.norm(la - lb, axis=1).mean() / a_u8.shape[0])
+
+
+def head_pose(image_u8, landmarks=None) -> np.ndarray:
+    """(yaw, pitch, roll) in degrees from solvePnP of six landmarks on a generic 3D face."""
+    import cv2
+    lm = faces.dlib_landmarks(image_u8) if landmarks is None else np.asarray(landmarks)
+    pts = lm[list(POSE_LANDMARKS)].astype(np.float64)
+    h, w = image_u8.shape[:2]
+    cam = np.array([[w, 0, w / 2], [0, w, h / 2], [0, 0, 1]], dtype=np.float64)
+    ok, rvec, _ = cv2.solvePnP(POSE_MODEL_POINTS, pts, cam, np.zeros(4), flags=cv2.SOLVEPNP_ITERATIVE)
+    if not ok:
+        raise faces.NoFaceError("head pose could not be estimated")
+    rot, _ = cv2.Rodrigues(rvec)
+    sy = np.hypot(rot[0, 0], rot[1, 0])
+    pitch = np.degrees(np.arctan2(rot[2, 1], rot[2, 2]))
+    yaw = np.degrees(np.arctan2(-rot[2, 0], sy))
+    roll = np.degrees(np.arctan2(rot[1, 0], rot[0, 0]))
+    pitch = (pitch + 180.0) % 360.0 - 180.0
+    pitch = pitch - 180.0 if pitch > 90 else (pitch + 180.0 if pitch < -90 else pitch)
+    return np.array([yaw, pitch, roll])
+
+
+def pose_distance(a_u8, b_u8) -> float:
+    """L2 between the (yaw, pitch, roll) of two faces, degrees."""
+    return float(np.linalg.norm(head_pose(a_u8) - head_pose(b_u8)))
+
+
+def rmse(a_u8, b_u8) -> float:
+    """Root mean squared error in [0, 255] units."""
+    d = np.asarray(a_u8, np.float64) - np.asarray(b_u8, np.float64)
+    return float(np.sqrt(np.mean(d ** 2)))
+
+
+def psnr(a_u8, b_u8) -> float:
+    """Peak signal-to-noise ratio in dB (inf for identical images)."""
+    e = rmse(a_u8, b_u8)
+    return float("inf") if e == 0 else float(20 * np.log10(255.0 / e))
+
+
+# ----------------------------------------------------------------------------------------------
+# FID on face crops.
+
+class FIDFeatures:
+    """InceptionV3 pool3 (2048-d) features of MTCNN face crops resized to 299.
+
+    `weights`: a Keras InceptionV3 notop .h5 (ImageNet or the FID Inception). Nothing is
+    downloaded; without weights the features are those of a random network (tests only).
+    """
+
+    def __init__(self, weights: str | None):
+        import keras
+        self.net = keras.applications.InceptionV3(include_top=False, weights=weights, pooling="avg",
+                                                  input_shape=(FID_INPUT_SIZE, FID_INPUT_SIZE, 3))
+
+    def __call__(self, images_u8: list[np.ndarray], crop: bool = True) -> np.ndarray:
+        from PIL import Image
+        batch = []
+        for img in images_u8:
+            if crop:
+                l, t, r, b = faces.largest_face(img)
+                img = img[t:b, l:r]
+            img = Image.fromarray(np.ascontiguousarray(img)).resize((FID_INPUT_SIZE,) * 2, Image.BILINEAR)
+            batch.append(np.asarray(img, np.float32) / 127.5 - 1.0)
+        return np.asarray(self.net.predict(np.stack(batch), verbose=0), np.float64)
+
+
+def frechet_distance(feats_a: np.ndarray, feats_b: np.ndarray) -> float:
+    """FID between two feature sets: |mu_a - mu_b|^2 + Tr(S_a + S_b - 2 (S_a S_b)^1/2)."""
+    mu_a, mu_b = feats_a.mean(0), feats_b.mean(0)
+    s_a, s_b = np.cov(feats_a, rowvar=False), np.cov(feats_b, rowvar=False)
+    eig = np.linalg.eigvals(s_a @ s_b)
+    tr_sqrt = np.sqrt(np.clip(eig.real, 0, None)).sum()
+    return float(np.sum((mu_a - mu_b) ** 2) + np.trace(s_a) + np.trace(s_b) - 2 * tr_sqrt)

@@ -1,0 +1,77 @@
+"""Identity x attribute grid (paper Fig. 2/4), or one output per (identity, attribute) pair.
+
+    python scripts/combine_grid.py --run runs/00000-tiny --id_seeds 0-3 --attr_seeds 10-12 --out grid.png
+    python scripts/combine_grid.py --run RUN --id photos/a.jpg,photos/b.jpg --attr photos/ --align --out grid.png
+    python scripts/combine_grid.py --run RUN --pairs --id ids/ --attr attrs/ --align --outdir out/pairs
+
+Grid: top row = identity images, left column = attribute images, cell = identity of its column
+with the attributes of its row; (n_id + 1) x (n_attr + 1) tiles at the model's resolution.
+--pairs: files with the same name in both folders; writes OUTDIR/<name>.png per pair.
+"""
+
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from absl import app, flags, logging  # noqa: E402
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("run", None, "training run directory", required=True)
+flags.DEFINE_string("checkpoint", None, "a specific checkpoint (default: the run's latest)")
+flags.DEFINE_string("id", None, "identity images: files, folders, comma-separated")
+flags.DEFINE_string("attr", None, "attribute images: files, folders, comma-separated")
+flags.DEFINE_string("id_seeds", None, "identity images generated from these StyleGAN seeds")
+flags.DEFINE_string("attr_seeds", None, "attribute images generated from these StyleGAN seeds")
+flags.DEFINE_bool("pairs", False, "pair mode: files with the same name in the --id and --attr folders")
+flags.DEFINE_bool("align", False, "FFHQ-align real photos (MTCNN + dlib landmarks)")
+flags.DEFINE_string("out", "out/grid.png", "grid output file")
+flags.DEFINE_string("outdir", "out/pairs", "output folder in --pairs mode")
+
+
+def main(argv):
+    import numpy as np
+
+    from idd_tf import data, faces, model, stylegan
+    from idd_tf.legacy import StyleGANFormatError
+    del argv
+    try:
+        run = model.load_run(FLAGS.run, FLAGS.checkpoint)
+        net, G, cfg = run["model"], run["stylegan"], run["config"]
+        if FLAGS.pairs:
+            if not (FLAGS.id and FLAGS.attr and Path(FLAGS.id).is_dir() and Path(FLAGS.attr).is_dir()):
+                raise ValueError("--pairs needs --id DIR and --attr DIR")
+            id_dir, attr_dir = Path(FLAGS.id), Path(FLAGS.attr)
+            names = sorted({p.name for p in data.list_images(id_dir)} & {p.name for p in data.list_images(attr_dir)})
+            if not names:
+                raise FileNotFoundError(f"no file names common to {id_dir} and {attr_dir}")
+            for name in names:
+                ids = data.prepare_face(id_dir / name, G.resolution, FLAGS.align)[None]
+                attrs = data.prepare_face(attr_dir / name, G.resolution, FLAGS.align)[None]
+                out = net(stylegan.from_uint8(ids), stylegan.from_uint8(attrs))["images"]
+                data.save_image(Path(FLAGS.outdir) / f"{Path(name).stem}.png", stylegan.to_uint8(out)[0])
+            print(f"wrote {len(names)} pair outputs to {FLAGS.outdir}")
+            return
+        ids, _ = model.input_faces(FLAGS.id, FLAGS.id_seeds, G, cfg, FLAGS.align)
+        attrs, _ = model.input_faces(FLAGS.attr, FLAGS.attr_seeds, G, cfg, FLAGS.align)
+    except (FileNotFoundError, ValueError, StyleGANFormatError, faces.NoFaceError) as e:
+        logging.error("%s", e)
+        sys.exit(1)
+    r = G.resolution
+    grid = np.full(((len(attrs) + 1) * r, (len(ids) + 1) * r, 3), 255, np.uint8)
+    for j, im in enumerate(ids):
+        grid[:r, (j + 1) * r:(j + 2) * r] = im
+    raw_ids = stylegan.from_uint8(ids)
+    for i, attr in enumerate(attrs):
+        grid[(i + 1) * r:(i + 2) * r, :r] = attr
+        tiled = np.repeat(attr[None], len(ids), axis=0)
+        out = stylegan.to_uint8(net(raw_ids, stylegan.from_uint8(tiled))["images"]).numpy()
+        for j in range(len(ids)):
+            grid[(i + 1) * r:(i + 2) * r, (j + 1) * r:(j + 2) * r] = out[j]
+    data.save_image(FLAGS.out, grid)
+    print(f"wrote {FLAGS.out}: {len(ids)} identities x {len(attrs)} attributes")
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,100 @@
+"""Disentangled interpolation (paper Fig. 11/12/16/17): attributes between two images with the
+identity fixed, and identity between two images with the attributes fixed, in W or in the
+encoders' latent space Z (then mapped by M).
+
+    python scripts/interpolate.py --run runs/00000-tiny --id_seeds 0,1 --attr_seeds 10,11 --steps 8 --gif
+    python scripts/interpolate.py --run RUN --id a.jpg,b.jpg --attr c.jpg,d.jpg --align --space w
+
+Writes OUTDIR/{attr,id}_{w,z}.png strips (first row: the two endpoints' inputs) and, with --gif,
+an animated GIF of each.
+"""
+
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from absl import app, flags, logging  # noqa: E402
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("run", None, "training run directory", required=True)
+flags.DEFINE_string("checkpoint", None, "a specific checkpoint (default: latest)")
+flags.DEFINE_string("id", None, "two identity images (comma-separated); the first is the fixed one")
+flags.DEFINE_string("attr", None, "two attribute images; the first is the fixed one")
+flags.DEFINE_string("id_seeds", None, "two seeds instead of --id")
+flags.DEFINE_string("attr_seeds", None, "two seeds instead of --attr")
+flags.DEFINE_bool("align", False, "FFHQ-align real photos")
+flags.DEFINE_integer("steps", 8, "frames per interpolation (>= 2)")
+flags.DEFINE_enum("space", "both", ["w", "z", "both"], "interpolate in W, in Z (encoder codes), or both")
+flags.DEFINE_bool("gif", False, "also write animated GIFs")
+flags.DEFINE_string("outdir", "out/interpolate", "output folder")
+
+
+def interpolate(net, ids, attrs, vary: str, space: str, steps: int):
+    """Raw images [steps, R, R, 3]: `vary` ("attr" | "id") goes from input 0 to input 1 while the
+    other kind stays at input 0. space "z": lerp the encoder code, then M; "w": lerp M's outputs."""
+    import numpy as np
+    import tensorflow as tf
+    t = np.linspace(0.0, 1.0, steps, dtype=np.float32)[:, None]
+    z_id, z_attr = net.e_id(ids), net.e_attr(attrs)
+    fixed, a, b = (z_id[0], z_attr[0], z_attr[1]) if vary == "attr" else (z_attr[0], z_id[0], z_id[1])
+
+    def codes(v):  # [n, d] varying codes -> M's input with the fixed code repeated
+        rep = tf.repeat(fixed[None], tf.shape(v)[0], axis=0)
+        return tf.concat([rep, v] if vary == "attr" else [v, rep], axis=-1)
+
+    if space == "z":
+        ws = net.mapping(codes(a[None] + (b - a)[None] * t))
+    else:
+        ends = net.mapping(codes(tf.stack([a, b])))
+        ws = ends[:1] + (ends[1:] - ends[:1]) * t[:, :, None]
+    return net.stylegan.synthesis(ws, noise_mode="const")
+
+
+def main(argv):
+    del argv
+    import numpy as np
+    from PIL import Image
+
+    from idd_tf import data, faces, model, stylegan
+    from idd_tf.legacy import StyleGANFormatError
+    try:
+        if FLAGS.steps < 2:
+            raise ValueError("--steps must be >= 2")
+        run = model.load_run(FLAGS.run, FLAGS.checkpoint)
+        net, G, cfg = run["model"], run["stylegan"], run["config"]
+        ids, _ = model.input_faces(FLAGS.id, FLAGS.id_seeds, G, cfg, FLAGS.align)
+        attrs, _ = model.input_faces(FLAGS.attr, FLAGS.attr_seeds, G, cfg, FLAGS.align)
+        if len(ids) != 2 or len(attrs) != 2:
+            raise ValueError("give exactly two identity and two attribute inputs")
+    except (FileNotFoundError, ValueError, StyleGANFormatError, faces.NoFaceError) as e:
+        logging.error("%s", e)
+        sys.exit(1)
+    outdir = Path(FLAGS.outdir)
+    spaces = ["w", "z"] if FLAGS.space == "both" else [FLAGS.space]
+    written = []
+    for vary in ("attr", "id"):
+        for space in spaces:
+            frames = stylegan.to_uint8(interpolate(net, stylegan.from_uint8(ids), stylegan.from_uint8(attrs),
+                                                   vary, space, FLAGS.steps)).numpy()
+            r = G.resolution
+            top = np.full((r, FLAGS.steps * r, 3), 255, np.uint8)
+            ends = attrs if vary == "attr" else ids
+            top[:, :r], top[:, -r:] = ends[0], ends[1]
+            top[:, r:2 * r] = (ids if vary == "attr" else attrs)[0]  # the fixed input
+            strip = np.concatenate([top, np.concatenate(list(frames), axis=1)], axis=0)
+            path = data.save_image(outdir / f"{vary}_{space}.png", strip)
+            written.append(path)
+            if FLAGS.gif:
+                gif = outdir / f"{vary}_{space}.gif"
+                tmp = gif.with_name(f".{gif.name}.tmp")
+                imgs = [Image.fromarray(f) for f in list(frames) + list(frames[-2:0:-1])]  # ping-pong
+                imgs[0].save(tmp, format="GIF", save_all=True, append_images=imgs[1:], duration=80, loop=0)
+                os.replace(tmp, gif)
+                written.append(gif)
+    print("wrote " + ", ".join(str(p) for p in written))
+
+
+if __name__ == "__main__":
+    app.run(main)
