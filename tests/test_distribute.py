@@ -64,17 +64,18 @@ def _free_ports(n):
     return ports
 
 
-def test_two_workers_multiworker_mirrored(dataset, tmp_path):
+def run_two_workers(argv_of, timeout=420):
+    """Start worker 0 and 1 of a 127.0.0.1 cluster (free ports) with argv_of(i); wait (bounded),
+    kill whatever is left; assert both succeeded; return their (stdout, stderr)."""
     ports = _free_ports(2)
     cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
     procs = []
     try:
         for i in range(2):
             tf_config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}})
-            procs.append(subprocess.Popen(
-                [sys.executable, str(HELPER), "worker", str(dataset), str(tmp_path / f"w{i}.npz")],
-                env=_env(TF_CONFIG=tf_config), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
-        outs = [p.communicate(timeout=420) for p in procs]
+            procs.append(subprocess.Popen(argv_of(i), cwd=ROOT, env=_env(TF_CONFIG=tf_config),
+                                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+        outs = [p.communicate(timeout=timeout) for p in procs]
     finally:
         for p in procs:
             if p.poll() is None:
@@ -82,6 +83,11 @@ def test_two_workers_multiworker_mirrored(dataset, tmp_path):
                 p.wait(timeout=30)
     for p, (_, err) in zip(procs, outs):
         assert p.returncode == 0, err[-3000:]
+    return outs
+
+
+def test_two_workers_multiworker_mirrored(dataset, tmp_path):
+    run_two_workers(lambda i: [sys.executable, str(HELPER), "worker", str(dataset), str(tmp_path / f"w{i}.npz")])
     w0, w1 = (np.load(tmp_path / f"w{i}.npz") for i in range(2))
     assert int(w0["replicas"]) == int(w1["replicas"]) == 2
     assert int(w0["step"]) == int(w1["step"]) == 2
@@ -97,25 +103,10 @@ def test_two_workers_multiworker_mirrored(dataset, tmp_path):
 
 
 def test_train_script_multiworker(dataset, tmp_path):
-    ports = _free_ports(2)
-    cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
     run = tmp_path / "run"
     args = [sys.executable, "scripts/train.py", "--strategy", "multiworker", "--run_dir", str(run),
             "--dataset", str(dataset), "--steps", "4", "--set", "log_every=2"]
-    procs = []
-    try:
-        for i in range(2):
-            tf_config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}})
-            procs.append(subprocess.Popen(args, cwd=ROOT, env=_env(TF_CONFIG=tf_config),
-                                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
-        outs = [p.communicate(timeout=420) for p in procs]
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-                p.wait(timeout=30)
-    for p, (_, err) in zip(procs, outs):
-        assert p.returncode == 0, err[-3000:]
+    outs = run_two_workers(lambda i: args)
     assert "done: step 4" in outs[0][0] and "worker done: step 4" in outs[1][0]
     assert (run / "checkpoints" / "ckpt-4.index").is_file() and (run / "config.json").is_file()
     assert len(list((run / "logs").glob("events.out.tfevents.*"))) == 1  # chief only
