@@ -47,6 +47,17 @@ def save_image(path, image) -> Path:
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 
 
+def check_output(path, overwrite: bool = False, is_dir: bool = False) -> Path:
+    """Refuse to replace earlier results: an existing file, or a non-empty directory, is an error
+    unless `overwrite`. Returns the path."""
+    path = Path(path)
+    taken = path.exists() and (not is_dir or not path.is_dir() or any(path.iterdir()))
+    if taken and not overwrite:
+        what = "directory is not empty" if is_dir else "file exists"
+        raise FileExistsError(f"{path}: {what}; choose another output or pass --overwrite")
+    return path
+
+
 def parse_seeds(text: str) -> list[int]:
     """'0-3,7' -> [0, 1, 2, 3, 7]."""
     seeds = []

@@ -18,6 +18,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from absl import app, flags, logging  # noqa: E402
 
 FLAGS = flags.FLAGS
+flags.DEFINE_bool("overwrite", False, "replace earlier outputs at the same place")
 flags.DEFINE_string("run", None, "training run directory", required=True)
 flags.DEFINE_string("checkpoint", None, "a specific checkpoint (default: the run's latest)")
 flags.DEFINE_string("id", None, "identity images: files, folders, comma-separated")
@@ -37,6 +38,10 @@ def main(argv):
     from idd_tf.legacy import StyleGANFormatError
     del argv
     try:
+        if FLAGS.pairs:
+            data.check_output(FLAGS.outdir, FLAGS.overwrite, is_dir=True)
+        else:
+            data.check_output(FLAGS.out, FLAGS.overwrite)
         run = model.load_run(FLAGS.run, FLAGS.checkpoint)
         net, G, cfg = run["model"], run["stylegan"], run["config"]
         if FLAGS.pairs:
@@ -55,7 +60,7 @@ def main(argv):
             return
         ids, _ = model.input_faces(FLAGS.id, FLAGS.id_seeds, G, cfg, FLAGS.align)
         attrs, _ = model.input_faces(FLAGS.attr, FLAGS.attr_seeds, G, cfg, FLAGS.align)
-    except (FileNotFoundError, ValueError, StyleGANFormatError, faces.NoFaceError) as e:
+    except (FileNotFoundError, FileExistsError, ValueError, StyleGANFormatError, faces.NoFaceError) as e:
         logging.error("%s", e)
         sys.exit(1)
     r = G.resolution

@@ -19,6 +19,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from absl import app, flags, logging  # noqa: E402
 
 FLAGS = flags.FLAGS
+flags.DEFINE_bool("overwrite", False, "replace earlier outputs at the same place")
 flags.DEFINE_string("run", None, "training run directory", required=True)
 flags.DEFINE_string("checkpoint", None, "a specific checkpoint (default: latest)")
 flags.DEFINE_string("dataset", None, "generated dataset (default: the run's)")
@@ -40,13 +41,14 @@ def main(argv):
     from idd_tf import data, faces, metrics, model, stylegan
     from idd_tf.legacy import StyleGANFormatError
     try:
+        data.check_output(FLAGS.out, FLAGS.overwrite, is_dir=True)
         run = model.load_run(FLAGS.run, FLAGS.checkpoint)
         net = run["model"]
         dataset = FLAGS.dataset or run["config"].dataset
         if FLAGS.fid_weights and not Path(FLAGS.fid_weights).is_file():
             raise FileNotFoundError(f"--fid_weights {FLAGS.fid_weights}: no such file")
         batches = iter(data.make_dataset(dataset, 2, seed=FLAGS.seed, shuffle_buffer=256))
-    except (FileNotFoundError, ValueError, StyleGANFormatError) as e:
+    except (FileNotFoundError, FileExistsError, ValueError, StyleGANFormatError) as e:
         logging.error("%s", e)
         sys.exit(1)
     vals = {k: [] for k in ("identity", "expression", "pose", "rec_rmse", "rec_psnr", "rec_identity")}

@@ -17,6 +17,7 @@ import idd_tf  # noqa: E402
 from idd_tf import data, stylegan  # noqa: E402
 
 FLAGS = flags.FLAGS
+flags.DEFINE_bool("overwrite", False, "replace earlier outputs at the same place")
 flags.DEFINE_string("stylegan", None, "NVIDIA pickle or converted directory (default: tiny random model)")
 flags.DEFINE_string("seeds", "0-3", "seeds: '0-7' or '1,5,9'")
 flags.DEFINE_float("psi", 0.7, "truncation psi (1 = off)")
@@ -30,12 +31,13 @@ def main(argv):
     del argv
     try:
         seeds = data.parse_seeds(FLAGS.seeds)
+        data.check_output(FLAGS.outdir, FLAGS.overwrite, is_dir=True)
         if FLAGS.stylegan:
             G = idd_tf.load_stylegan(FLAGS.stylegan, FLAGS.network)
         else:
             logging.info("no --stylegan given: using the tiny random model")
             G = stylegan.random_stylegan(idd_tf.STYLEGAN_PRESETS["tiny"])
-    except (ValueError, FileNotFoundError) as e:
+    except (ValueError, FileNotFoundError, FileExistsError) as e:
         logging.error("%s", e)
         sys.exit(1)
     for seed in seeds:

@@ -18,6 +18,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from absl import app, flags, logging  # noqa: E402
 
 FLAGS = flags.FLAGS
+flags.DEFINE_bool("overwrite", False, "replace earlier outputs at the same place")
 flags.DEFINE_string("run", None, "training run directory", required=True)
 flags.DEFINE_string("checkpoint", None, "a specific checkpoint (default: latest)")
 flags.DEFINE_string("id", None, "two identity images (comma-separated); the first is the fixed one")
@@ -62,13 +63,14 @@ def main(argv):
     try:
         if FLAGS.steps < 2:
             raise ValueError("--steps must be >= 2")
+        data.check_output(FLAGS.outdir, FLAGS.overwrite, is_dir=True)
         run = model.load_run(FLAGS.run, FLAGS.checkpoint)
         net, G, cfg = run["model"], run["stylegan"], run["config"]
         ids, _ = model.input_faces(FLAGS.id, FLAGS.id_seeds, G, cfg, FLAGS.align)
         attrs, _ = model.input_faces(FLAGS.attr, FLAGS.attr_seeds, G, cfg, FLAGS.align)
         if len(ids) != 2 or len(attrs) != 2:
             raise ValueError("give exactly two identity and two attribute inputs")
-    except (FileNotFoundError, ValueError, StyleGANFormatError, faces.NoFaceError) as e:
+    except (FileNotFoundError, FileExistsError, ValueError, StyleGANFormatError, faces.NoFaceError) as e:
         logging.error("%s", e)
         sys.exit(1)
     outdir = Path(FLAGS.outdir)

@@ -18,6 +18,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from absl import app, flags, logging  # noqa: E402
 
 FLAGS = flags.FLAGS
+flags.DEFINE_bool("overwrite", False, "replace earlier outputs at the same place")
 flags.DEFINE_string("run", None, "training run directory", required=True)
 flags.DEFINE_string("checkpoint", None, "a specific checkpoint (default: latest)")
 flags.DEFINE_string("identity", None, "identity image")
@@ -65,6 +66,7 @@ def main(argv):
     from idd_tf.legacy import StyleGANFormatError
     outdir = Path(FLAGS.outdir)
     try:
+        data.check_output(outdir, FLAGS.overwrite, is_dir=True)
         run = model.load_run(FLAGS.run, FLAGS.checkpoint)
         net, G, cfg = run["model"], run["stylegan"], run["config"]
         ident, _ = model.input_faces(FLAGS.identity, FLAGS.identity_seed, G, cfg, FLAGS.align)
@@ -82,7 +84,7 @@ def main(argv):
                 continue
             out = stylegan.to_uint8(net(raw_id, stylegan.from_uint8(face[None]))["images"]).numpy()[0]
             written.append(data.save_image(outdir / f"frame_{len(written):05d}.png", out))
-    except (FileNotFoundError, ValueError, StyleGANFormatError, faces.NoFaceError) as e:
+    except (FileNotFoundError, FileExistsError, ValueError, StyleGANFormatError, faces.NoFaceError) as e:
         logging.error("%s", e)
         sys.exit(1)
     if not written:

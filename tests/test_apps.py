@@ -28,6 +28,13 @@ def test_combine_grid_from_seeds_and_files(default_run, tmp_path):
     grid = data.load_image(out)
     assert grid.shape == ((3 + 1) * 32, (4 + 1) * 32, 3)  # (n_attr+1) rows x (n_id+1) columns
     assert (grid[:32, :32] == 255).all()
+    # an existing result is not replaced unless asked
+    again = run_script("scripts/combine_grid.py", "--run", run, "--id_seeds", "0", "--attr_seeds", "1", "--out", out)
+    assert again.returncode == 1 and "--overwrite" in again.stderr
+    assert data.load_image(out).shape == grid.shape
+    again = run_script("scripts/combine_grid.py", "--run", run, "--id_seeds", "0", "--attr_seeds", "1",
+                       "--out", out, "--overwrite")
+    assert again.returncode == 0 and data.load_image(out).shape == (64, 64, 3)
     # the top row holds the identity inputs, the left column the attribute inputs
     from idd_tf import stylegan
     r = model.load_run(run)
@@ -58,11 +65,11 @@ def test_combine_grid_aligns_real_photos(default_run, astronaut, tmp_path):
     assert np.abs(top.astype(int) - expect).mean() < 2
     Image.fromarray(astronaut[:, :400]).save(tmp_path / "wide.png")
     proc = run_script("scripts/combine_grid.py", "--run", default_run["run"], "--id", tmp_path / "wide.png",
-                      "--attr_seeds", "5", "--out", tmp_path / "g.png")  # not square, no --align
+                      "--attr_seeds", "5", "--out", tmp_path / "g_wide.png")  # not square, no --align
     assert proc.returncode == 1 and "square" in proc.stderr and "Traceback" not in proc.stderr
     Image.new("RGB", (64, 64), (90, 90, 90)).save(tmp_path / "blank.png")
     proc = run_script("scripts/combine_grid.py", "--run", default_run["run"], "--id", tmp_path / "blank.png",
-                      "--attr_seeds", "5", "--align", "--out", tmp_path / "g.png")
+                      "--attr_seeds", "5", "--align", "--out", tmp_path / "g_blank.png")
     assert proc.returncode == 1 and "no face" in proc.stderr
 
 
@@ -135,3 +142,13 @@ def test_missing_weight_file_is_named(default_run, tmp_path):
     proc = run_script("scripts/combine_grid.py", "--run", run, "--id_seeds", 0, "--attr_seeds", 1,
                       "--out", tmp_path / "g.png")
     assert proc.returncode == 1 and "vggface2_resnet50.h5" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_generate_default_and_no_silent_overwrite(tmp_path):
+    out = tmp_path / "gen"
+    proc = run_script("scripts/generate.py", "--seeds", "0-2", "--outdir", out)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert sorted(p.name for p in out.iterdir()) == ["seed0000.png", "seed0001.png", "seed0002.png"]
+    assert data.load_image(out / "seed0001.png").shape == (32, 32, 3)
+    again = run_script("scripts/generate.py", "--seeds", "5", "--outdir", out)
+    assert again.returncode == 1 and "not empty" in again.stderr and "Traceback" not in again.stderr
