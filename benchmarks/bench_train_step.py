@@ -11,6 +11,7 @@ and a JSON summary. Eager runs the same Python step without tf.function.
 import argparse
 import json
 import os
+import tempfile
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -37,9 +38,11 @@ def main():
     res = cfg.stylegan.resolution
     batch = {"image": tf.constant(rng.uniform(-1, 1, (args.batch, res, res, 3)), tf.float32),
              "w_real": tf.constant(rng.randn(args.batch, cfg.stylegan.dlatent_size), tf.float32)}
-    tr = trainer.Trainer(net, tf.data.Dataset.from_tensors(batch).repeat(), cfg, "/tmp/bench_train_step")
-    steps = {"eager": tr._train_step, "function": tf.function(tr._train_step),
-             "xla": tf.function(tr._train_step, jit_compile=True)}
+    batch["attr_image"] = tf.roll(batch["image"], 1, axis=0)
+    tr = trainer.Trainer(net, lambda ctx, start: tf.data.Dataset.from_tensors(batch).repeat(), cfg,
+                         tempfile.mkdtemp(prefix="bench_train_step_"))
+    steps = {"eager": tr._distributed_step, "function": tf.function(tr._distributed_step),
+             "xla": tf.function(tr._distributed_step, jit_compile=True)}
     results = []
     for mode in args.modes.split(","):
         fn = steps[mode]

@@ -1,0 +1,22 @@
+"""The benchmark scripts still run (tiny sizes; no timing is asserted — targets live in benchmarks/)."""
+
+import json
+
+from conftest import run_script
+
+
+def test_bench_synthesis_runs():
+    proc = run_script("benchmarks/bench_synthesis.py", "--cases", "32x1", "--modes", "eager,function",
+                      "--iters", 1, "--warmup", 1)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    summary = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert [r["mode"] for r in summary["results"]] == ["eager", "function"]
+    assert all(r["img_per_s"] > 0 for r in summary["results"])
+
+
+def test_bench_train_step_runs():
+    proc = run_script("benchmarks/bench_train_step.py", "--preset", "tiny", "--modes", "function",
+                      "--iters", 1, "--batch", 2)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    summary = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert summary["results"][0]["s_per_step"] > 0
