@@ -76,6 +76,12 @@ SUBPIXEL_MIN_RES = 32
 FFHQ_FACE_BOX = (0.22, 0.30, 0.78, 0.86)
 # MTCNN detections below this confidence are ignored.
 FACE_MIN_CONFIDENCE = 0.9
+# ArcFace input: 112x112 face aligned by a similarity transform of 5 points (left eye, right eye,
+# nose, left and right mouth corner) onto this template (insightface's standard), pixels
+# normalised as (x - 127.5) / 128.
+ARCFACE_SIZE = 112
+ARCFACE_TEMPLATE = ((38.2946, 51.6963), (73.5318, 51.5014), (56.0252, 71.7366),
+                    (41.5493, 92.3655), (70.7299, 92.2041))
 # Official defaults of G_style used when a user does not choose.
 DEFAULT_TRUNCATION_PSI = 0.7
 DEFAULT_TRUNCATION_CUTOFF = 8

@@ -1,7 +1,8 @@
 """The paper's evaluation metrics (Tables 1 and 2), on HWC uint8 RGB images.
 
 Identity: cosine similarity of dlib's face-recognition descriptors (a network independent of
-training; offline from `face-recognition-models`). Expression: mean L2 between dlib 68 landmarks,
+training; offline from `face-recognition-models`), or of ArcFace embeddings when the user supplies
+an ArcFace network (`ArcFace`). Expression: mean L2 between dlib 68 landmarks,
 divided by the resolution. Pose: L2 between (yaw, pitch, roll) in degrees from solvePnP on
 landmarks. FID: InceptionV3 pool3 on MTCNN face crops (weights supplied by the user).
 Reconstruction: RMSE, PSNR. A face that cannot be found raises faces.NoFaceError; `evaluate`
@@ -87,6 +88,55 @@ def psnr(a_u8, b_u8) -> float:
     """Peak signal-to-noise ratio in dB (inf for identical images)."""
     e = rmse(a_u8, b_u8)
     return float("inf") if e == 0 else float(20 * np.log10(255.0 / e))
+
+
+class ArcFace:
+    """Identity embeddings from a user-supplied ArcFace network.
+
+    `weights`: a Keras model file (`.keras` / `.h5`) or a SavedModel directory taking
+    [B, 112, 112, 3] RGB normalised as (x - 127.5) / 128 and returning [B, D] embeddings (the
+    usual ArcFace export). Faces are aligned by MTCNN's 5 keypoints onto the standard ArcFace
+    template with a similarity transform.
+    """
+
+    def __init__(self, weights):
+        from pathlib import Path
+
+        import keras
+        path = Path(weights)
+        if not path.exists():
+            raise FileNotFoundError(f"ArcFace network not found: {path}")
+        if path.is_dir():
+            self.net = keras.layers.TFSMLayer(str(path), call_endpoint="serving_default")
+        else:
+            self.net = keras.models.load_model(path, compile=False)
+
+    @staticmethod
+    def align(image_u8) -> np.ndarray:
+        """112x112 ArcFace crop of the largest face."""
+        import cv2
+
+        from idd_tf.config import ARCFACE_SIZE, ARCFACE_TEMPLATE
+        found = faces.detect_faces(image_u8)
+        if not found:
+            raise faces.NoFaceError("no face found in the image")
+        kp = found[0]["keypoints"]
+        src = np.array([kp["left_eye"], kp["right_eye"], kp["nose"], kp["mouth_left"],
+                        kp["mouth_right"]], np.float32)
+        m, _ = cv2.estimateAffinePartial2D(src, np.array(ARCFACE_TEMPLATE, np.float32), method=cv2.LMEDS)
+        return cv2.warpAffine(np.ascontiguousarray(image_u8), m, (ARCFACE_SIZE, ARCFACE_SIZE),
+                              borderValue=0)
+
+    def embed(self, image_u8) -> np.ndarray:
+        x = (self.align(image_u8).astype(np.float32)[None] - 127.5) / 128.0
+        out = self.net(x)
+        if isinstance(out, dict):
+            out = next(iter(out.values()))
+        e = np.asarray(out, np.float64).reshape(-1)
+        return e / np.linalg.norm(e)
+
+    def similarity(self, a_u8, b_u8) -> float:
+        return float(self.embed(a_u8) @ self.embed(b_u8))
 
 
 # ----------------------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ flags.DEFINE_string("checkpoint", None, "a specific checkpoint (default: latest)
 flags.DEFINE_string("dataset", None, "generated dataset (default: the run's)")
 flags.DEFINE_integer("num_pairs", 100, "number of random pairs")
 flags.DEFINE_integer("seed", 0, "which pairs")
+flags.DEFINE_string("arcface", None, "ArcFace network (.keras/.h5 or SavedModel) for a second identity metric")
 flags.DEFINE_string("fid_weights", None, "InceptionV3 notop .h5 for FID (no download; FID skipped without)")
 flags.DEFINE_string("out", "out/evaluate", "output folder")
 
@@ -47,11 +48,13 @@ def main(argv):
         dataset = FLAGS.dataset or run["config"].dataset
         if FLAGS.fid_weights and not Path(FLAGS.fid_weights).is_file():
             raise FileNotFoundError(f"--fid_weights {FLAGS.fid_weights}: no such file")
+        arcface = metrics.ArcFace(FLAGS.arcface) if FLAGS.arcface else None
         batches = iter(data.make_dataset(dataset, 2, seed=FLAGS.seed, shuffle_buffer=256))
     except (FileNotFoundError, FileExistsError, ValueError, StyleGANFormatError) as e:
         logging.error("%s", e)
         sys.exit(1)
-    vals = {k: [] for k in ("identity", "expression", "pose", "rec_rmse", "rec_psnr", "rec_identity")}
+    vals = {k: [] for k in ("identity", "identity_arcface", "expression", "pose", "rec_rmse",
+                            "rec_psnr", "rec_identity")}
     skipped = {"disentanglement": 0, "reconstruction": 0}
     outs, reals = [], []
     for _ in tqdm(range(FLAGS.num_pairs), desc="pairs", unit="pair"):
@@ -62,6 +65,8 @@ def main(argv):
         i_u8, a_u8 = (stylegan.to_uint8(x).numpy()[0] for x in (id_img, attr_img))
         try:
             vals["identity"].append(metrics.identity_similarity(i_u8, out))
+            if arcface:
+                vals["identity_arcface"].append(arcface.similarity(i_u8, out))
             vals["expression"].append(metrics.expression_distance(a_u8, out))
             vals["pose"].append(metrics.pose_distance(a_u8, out))
             outs.append(out)
@@ -85,7 +90,8 @@ def main(argv):
     out_dir = Path(FLAGS.out)
     data.atomic_write_bytes(out_dir / "metrics.json", (json.dumps(result, indent=2) + "\n").encode())
     fmt = lambda v: "n/a" if v is None else f"{v:.4f}"  # noqa: E731
-    rows = [("identity similarity (higher better)", "identity"), ("expression L2 / res (lower)", "expression"),
+    rows = [("identity similarity, dlib (higher better)", "identity"),
+            ("identity similarity, ArcFace (higher better)", "identity_arcface"), ("expression L2 / res (lower)", "expression"),
             ("pose L2, degrees (lower)", "pose"), ("reconstruction RMSE", "rec_rmse"),
             ("reconstruction PSNR, dB", "rec_psnr"), ("reconstruction identity", "rec_identity")]
     md = ["| metric | value | n |", "|---|---|---|"]

@@ -5,8 +5,8 @@ encoders' latent space Z (then mapped by M).
     python scripts/interpolate.py --run runs/00000-tiny --id_seeds 0,1 --attr_seeds 10,11 --steps 8 --gif
     python scripts/interpolate.py --run RUN --id a.jpg,b.jpg --attr c.jpg,d.jpg --align --space w
 
-Writes OUTDIR/{attr,id}_{w,z}.png strips (first row: the two endpoints' inputs) and, with --gif,
-an animated GIF of each.
+Writes OUTDIR/{attr,id}_{w,z}.png strips (first row: the two endpoints' inputs) and, with --gif /
+--mp4, an animated GIF / MP4 of each (forth and back).
 """
 
 import os
@@ -29,6 +29,7 @@ flags.DEFINE_bool("align", False, "FFHQ-align real photos")
 flags.DEFINE_integer("steps", 8, "frames per interpolation (>= 2)")
 flags.DEFINE_enum("space", "both", ["w", "z", "both"], "interpolate in W, in Z (encoder codes), or both")
 flags.DEFINE_bool("gif", False, "also write animated GIFs")
+flags.DEFINE_bool("mp4", False, "also write MP4 videos (mp4v)")
 flags.DEFINE_string("outdir", "out/interpolate", "output folder")
 
 
@@ -88,13 +89,24 @@ def main(argv):
             strip = np.concatenate([top, np.concatenate(list(frames), axis=1)], axis=0)
             path = data.save_image(outdir / f"{vary}_{space}.png", strip)
             written.append(path)
+            movie = list(frames) + list(frames[-2:0:-1])  # forth and back, no repeated frame
             if FLAGS.gif:
                 gif = outdir / f"{vary}_{space}.gif"
                 tmp = gif.with_name(f".{gif.name}.tmp")
-                imgs = [Image.fromarray(f) for f in list(frames) + list(frames[-2:0:-1])]  # ping-pong
+                imgs = [Image.fromarray(f) for f in movie]
                 imgs[0].save(tmp, format="GIF", save_all=True, append_images=imgs[1:], duration=80, loop=0)
                 os.replace(tmp, gif)
                 written.append(gif)
+            if FLAGS.mp4:
+                import cv2
+                mp4 = outdir / f"{vary}_{space}.mp4"
+                tmp = mp4.with_name(f".{mp4.stem}.tmp.mp4")
+                vw = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), 12, (r, r))
+                for f in movie:
+                    vw.write(cv2.cvtColor(f, cv2.COLOR_RGB2BGR))
+                vw.release()
+                os.replace(tmp, mp4)
+                written.append(mp4)
     print("wrote " + ", ".join(str(p) for p in written))
 
 

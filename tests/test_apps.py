@@ -74,8 +74,9 @@ def test_combine_grid_aligns_real_photos(default_run, astronaut, tmp_path):
 
 
 def test_interpolate(default_run, tmp_path):
+    import cv2
     proc = run_script("scripts/interpolate.py", "--run", default_run["run"], "--id_seeds", "0,1",
-                      "--attr_seeds", "2,3", "--steps", 5, "--gif", "--outdir", tmp_path)
+                      "--attr_seeds", "2,3", "--steps", 5, "--gif", "--mp4", "--outdir", tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
     for vary in ("attr", "id"):
         for space in ("w", "z"):
@@ -85,6 +86,9 @@ def test_interpolate(default_run, tmp_path):
             assert np.abs(frames[0] - frames[-1]).mean() > 0  # the ends differ
             with Image.open(tmp_path / f"{vary}_{space}.gif") as gif:
                 assert gif.n_frames == 2 * 5 - 2
+            cap = cv2.VideoCapture(str(tmp_path / f"{vary}_{space}.mp4"))
+            assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 2 * 5 - 2
+            cap.release()
     # W and Z interpolation share their end points and differ in between
     w = data.load_image(tmp_path / "attr_w.png").astype(int)
     z = data.load_image(tmp_path / "attr_z.png").astype(int)
@@ -131,6 +135,9 @@ def test_evaluate_counts_skipped_faces(default_run, tmp_path):
     proc = run_script("scripts/evaluate.py", "--run", default_run["run"], "--fid_weights",
                       tmp_path / "missing.h5", "--out", tmp_path / "x")
     assert proc.returncode == 1 and "missing.h5" in proc.stderr
+    proc = run_script("scripts/evaluate.py", "--run", default_run["run"], "--arcface",
+                      tmp_path / "arcface_r100.keras", "--out", tmp_path / "y")
+    assert proc.returncode == 1 and "arcface_r100.keras" in proc.stderr and "Traceback" not in proc.stderr
 
 
 def test_missing_weight_file_is_named(default_run, tmp_path):

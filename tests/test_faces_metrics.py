@@ -103,3 +103,28 @@ def test_fid(aligned, astronaut, tmp_path):
     feats = metrics.FIDFeatures(None)(  # random InceptionV3: exercises cropping + features
         [astronaut, np.ascontiguousarray(astronaut[:, ::-1])])
     assert feats.shape == (2, 2048) and np.isfinite(feats).all()
+
+
+def test_arcface_alignment_and_user_network(astronaut, cameraman, tmp_path):
+    import keras
+
+    from idd_tf.config import ARCFACE_TEMPLATE
+    crop = metrics.ArcFace.align(astronaut)
+    assert crop.shape == (112, 112, 3)
+    lm = faces.dlib_landmarks(np.asarray(Image.fromarray(crop).resize((224, 224)))) / 2
+    np.testing.assert_allclose(lm[36:42].mean(0), ARCFACE_TEMPLATE[0], atol=4)  # eyes on the template
+    np.testing.assert_allclose(lm[42:48].mean(0), ARCFACE_TEMPLATE[1], atol=4)
+    # a user network in the ArcFace contract, saved the two supported ways
+    keras.utils.set_random_seed(0)
+    inp = keras.Input((112, 112, 3))
+    x = keras.layers.Conv2D(8, 5, strides=4, activation="relu")(inp)
+    net = keras.Model(inp, keras.layers.Dense(16)(keras.layers.Flatten()(x)))
+    net.save(tmp_path / "arcface.keras")
+    import tensorflow as tf
+    tf.saved_model.save(net, str(tmp_path / "arcface_sm"))
+    for w in (tmp_path / "arcface.keras", tmp_path / "arcface_sm"):
+        arc = metrics.ArcFace(w)
+        assert arc.similarity(astronaut, astronaut) == pytest.approx(1.0, abs=1e-6)
+        assert arc.similarity(astronaut, cameraman) < 0.999
+    with pytest.raises(FileNotFoundError, match="ArcFace network not found"):
+        metrics.ArcFace(tmp_path / "none.onnx")
