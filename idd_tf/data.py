@@ -101,7 +101,15 @@ def prepare_face(path, size: int, align: bool) -> np.ndarray:
             raise faces.NoFaceError(f"{path}: {e}") from e
     if img.shape[0] != img.shape[1]:
         raise ValueError(f"{path} is not square ({img.shape[1]}x{img.shape[0]}): use --align")
-    return load_image(path, size)
+    return resize_square(img, size)
+
+
+def resize_square(image_u8, size: int) -> np.ndarray:
+    """HWC uint8 image resized (Lanczos) to size x size; unchanged if already that size."""
+    image_u8 = np.asarray(image_u8)
+    if image_u8.shape[:2] == (size, size):
+        return image_u8
+    return np.asarray(Image.fromarray(image_u8).resize((size, size), Image.LANCZOS), dtype=np.uint8)
 
 
 def load_image(path, size: int | None = None) -> np.ndarray:
@@ -111,12 +119,10 @@ def load_image(path, size: int | None = None) -> np.ndarray:
         raise FileNotFoundError(f"image not found: {path}")
     try:
         with Image.open(path) as im:
-            im = im.convert("RGB")
-            if size is not None and im.size != (size, size):
-                im = im.resize((size, size), Image.LANCZOS)
-            return np.asarray(im, dtype=np.uint8)
+            img = np.asarray(im.convert("RGB"), dtype=np.uint8)
     except (UnidentifiedImageError, OSError) as e:
         raise ValueError(f"cannot read image {path}: {e}") from e
+    return img if size is None else resize_square(img, size)
 
 
 # ----------------------------------------------------------------------------------------------

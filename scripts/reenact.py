@@ -58,8 +58,6 @@ def frames_of(path):
 def main(argv):
     del argv
     import cv2
-    import numpy as np
-    from PIL import Image
     from tqdm import tqdm
 
     from idd_tf import data, faces, model, stylegan
@@ -78,7 +76,7 @@ def main(argv):
                 if FLAGS.align:
                     face = faces.align_face(frame, r)
                 else:
-                    face = np.asarray(Image.fromarray(frame).resize((r, r), Image.LANCZOS))
+                    face = data.resize_square(frame, r)
             except faces.NoFaceError:
                 skipped += 1
                 continue

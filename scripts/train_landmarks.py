@@ -34,15 +34,16 @@ flags.DEFINE_integer("seed", 0, "seed")
 
 
 def load_images():
-    import numpy as np
     from idd_tf import data
     if bool(FLAGS.dataset) == bool(FLAGS.images):
         raise ValueError("give exactly one of --dataset or --images")
     if FLAGS.dataset:
+        from idd_tf import stylegan
+        limit = min(FLAGS.max_images, data.read_manifest(FLAGS.dataset)["num_images"])
         out = []
         for batch in data.make_dataset(FLAGS.dataset, 1, shuffle_buffer=0):
-            out.append(np.asarray(data_to_u8(batch["image"][0])))
-            if len(out) >= min(FLAGS.max_images, data.read_manifest(FLAGS.dataset)["num_images"]):
+            out.append(stylegan.to_uint8(batch["image"]).numpy()[0])
+            if len(out) >= limit:
                 break
         return out
     files = sorted(p for p in Path(FLAGS.images).iterdir()
@@ -52,15 +53,9 @@ def load_images():
     return [data.load_image(p) for p in files]
 
 
-def data_to_u8(image):
-    from idd_tf import stylegan
-    return stylegan.to_uint8(image[None])[0]
-
-
 def main(argv):
     del argv
     import numpy as np
-    from PIL import Image
     from tqdm import tqdm
 
     from idd_tf import config, data, encoders, faces
@@ -84,7 +79,7 @@ def main(argv):
         except faces.NoFaceError:
             skipped += 1
             continue
-        small = np.asarray(Image.fromarray(img).resize((FLAGS.input_size,) * 2, Image.LANCZOS))
+        small = data.resize_square(img, FLAGS.input_size)
         xs.append((small.astype(np.float32) - 127.5) / 127.5)
         ys.append(pts / img.shape[0])
     if not xs:
