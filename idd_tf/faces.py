@@ -49,14 +49,19 @@ def detect_faces(image_u8: np.ndarray, min_confidence: float = FACE_MIN_CONFIDEN
     return sorted(found, key=lambda d: -(d["box"][2] - d["box"][0]) * (d["box"][3] - d["box"][1]))
 
 
-def largest_face(image_u8: np.ndarray) -> tuple[int, int, int, int]:
-    """Box of the largest face; NoFaceError if none; a warning if several."""
+def largest_detection(image_u8: np.ndarray) -> dict:
+    """The largest MTCNN face (see detect_faces); NoFaceError if none; a warning if several."""
     faces = detect_faces(image_u8)
     if not faces:
         raise NoFaceError("no face found in the image")
     if len(faces) > 1:
         logging.warning("%d faces found; using the largest", len(faces))
-    return faces[0]["box"]
+    return faces[0]
+
+
+def largest_face(image_u8: np.ndarray) -> tuple[int, int, int, int]:
+    """Box of the largest face; NoFaceError if none; a warning if several."""
+    return largest_detection(image_u8)["box"]
 
 
 def _check_image(image_u8):

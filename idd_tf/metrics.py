@@ -41,16 +41,31 @@ def face_descriptor(image_u8, box=None) -> np.ndarray:
     return np.asarray(_face_rec().compute_face_descriptor(image_u8, shape), np.float64)
 
 
+def face_info(image_u8) -> dict:
+    """One detection of the largest face and what the metrics need from it:
+    {"detection" (MTCNN box, keypoints), "landmarks" (dlib 68), "descriptor" (dlib 128-d)}."""
+    det = faces.largest_detection(image_u8)
+    return {"detection": det, "landmarks": faces.dlib_landmarks(image_u8, box=det["box"]),
+            "descriptor": face_descriptor(image_u8, det["box"])}
+
+
+def cosine(a, b) -> float:
+    return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
+
+
 def identity_similarity(a_u8, b_u8) -> float:
     """Cosine similarity of the identities in two images (1 = the same descriptor)."""
-    da, db = face_descriptor(a_u8), face_descriptor(b_u8)
-    return float(da @ db / (np.linalg.norm(da) * np.linalg.norm(db)))
+    return cosine(face_descriptor(a_u8), face_descriptor(b_u8))
+
+
+def landmark_distance(la, lb, resolution) -> float:
+    """Mean L2 distance of two sets of 68 landmarks, divided by the resolution."""
+    return float(np.linalg.norm(np.asarray(la) - np.asarray(lb), axis=1).mean() / resolution)
 
 
 def expression_distance(a_u8, b_u8) -> float:
     """Mean L2 distance of the 68 dlib landmarks, divided by the image resolution."""
-    la, lb = faces.dlib_landmarks(a_u8), faces.dlib_landmarks(b_u8)
-    return float(np.linalg.norm(la - lb, axis=1).mean() / a_u8.shape[0])
+    return landmark_distance(faces.dlib_landmarks(a_u8), faces.dlib_landmarks(b_u8), a_u8.shape[0])
 
 
 def head_pose(image_u8, landmarks=None) -> np.ndarray:
@@ -112,23 +127,20 @@ class ArcFace:
             self.net = keras.models.load_model(path, compile=False)
 
     @staticmethod
-    def align(image_u8) -> np.ndarray:
-        """112x112 ArcFace crop of the largest face."""
+    def align(image_u8, detection: dict | None = None) -> np.ndarray:
+        """112x112 ArcFace crop of the largest face (or of a given MTCNN detection)."""
         import cv2
 
         from idd_tf.config import ARCFACE_SIZE, ARCFACE_TEMPLATE
-        found = faces.detect_faces(image_u8)
-        if not found:
-            raise faces.NoFaceError("no face found in the image")
-        kp = found[0]["keypoints"]
+        kp = (detection or faces.largest_detection(image_u8))["keypoints"]
         src = np.array([kp["left_eye"], kp["right_eye"], kp["nose"], kp["mouth_left"],
                         kp["mouth_right"]], np.float32)
         m, _ = cv2.estimateAffinePartial2D(src, np.array(ARCFACE_TEMPLATE, np.float32), method=cv2.LMEDS)
         return cv2.warpAffine(np.ascontiguousarray(image_u8), m, (ARCFACE_SIZE, ARCFACE_SIZE),
                               borderValue=0)
 
-    def embed(self, image_u8) -> np.ndarray:
-        x = (self.align(image_u8).astype(np.float32)[None] - 127.5) / 128.0
+    def embed(self, image_u8, detection: dict | None = None) -> np.ndarray:
+        x = (self.align(image_u8, detection).astype(np.float32)[None] - 127.5) / 128.0
         out = self.net(x)
         if isinstance(out, dict):
             out = next(iter(out.values()))

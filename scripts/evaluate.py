@@ -30,6 +30,15 @@ flags.DEFINE_string("fid_weights", None, "InceptionV3 notop .h5 for FID (no down
 flags.DEFINE_string("out", "out/evaluate", "output folder")
 
 
+def face_info(image_u8):
+    """metrics.face_info, or None where no face is found (the pair is then skipped and counted)."""
+    from idd_tf import faces, metrics
+    try:
+        return metrics.face_info(image_u8)
+    except faces.NoFaceError:
+        return None
+
+
 def mean_or_none(values):
     import numpy as np
     return float(np.mean(values)) if values else None
@@ -37,9 +46,10 @@ def mean_or_none(values):
 
 def main(argv):
     del argv
+    import numpy as np
     from tqdm import tqdm
 
-    from idd_tf import data, faces, metrics, model, stylegan
+    from idd_tf import data, metrics, model, stylegan
     from idd_tf.legacy import StyleGANFormatError
     try:
         data.check_output(FLAGS.out, FLAGS.overwrite, is_dir=True)
@@ -63,21 +73,25 @@ def main(argv):
         out = stylegan.to_uint8(net(id_img, attr_img)["images"]).numpy()[0]
         rec = stylegan.to_uint8(net(id_img, id_img)["images"]).numpy()[0]
         i_u8, a_u8 = (stylegan.to_uint8(x).numpy()[0] for x in (id_img, attr_img))
-        try:
-            vals["identity"].append(metrics.identity_similarity(i_u8, out))
+        fi, fa, fo, fr = (face_info(x) for x in (i_u8, a_u8, out, rec))  # one detection each
+        if fi and fa and fo:
+            vals["identity"].append(metrics.cosine(fi["descriptor"], fo["descriptor"]))
             if arcface:
-                vals["identity_arcface"].append(arcface.similarity(i_u8, out))
-            vals["expression"].append(metrics.expression_distance(a_u8, out))
-            vals["pose"].append(metrics.pose_distance(a_u8, out))
+                vals["identity_arcface"].append(float(arcface.embed(i_u8, fi["detection"])
+                                                      @ arcface.embed(out, fo["detection"])))
+            vals["expression"].append(metrics.landmark_distance(fa["landmarks"], fo["landmarks"],
+                                                                out.shape[0]))
+            vals["pose"].append(float(np.linalg.norm(metrics.head_pose(a_u8, fa["landmarks"])
+                                                     - metrics.head_pose(out, fo["landmarks"]))))
             outs.append(out)
             reals.append(a_u8)
-        except faces.NoFaceError:
+        else:
             skipped["disentanglement"] += 1
         vals["rec_rmse"].append(metrics.rmse(i_u8, rec))
         vals["rec_psnr"].append(min(metrics.psnr(i_u8, rec), 100.0))
-        try:
-            vals["rec_identity"].append(metrics.identity_similarity(i_u8, rec))
-        except faces.NoFaceError:
+        if fi and fr:
+            vals["rec_identity"].append(metrics.cosine(fi["descriptor"], fr["descriptor"]))
+        else:
             skipped["reconstruction"] += 1
     fid = None
     if FLAGS.fid_weights and len(outs) >= 2:

@@ -128,3 +128,18 @@ def test_arcface_alignment_and_user_network(astronaut, cameraman, tmp_path):
         assert arc.similarity(astronaut, cameraman) < 0.999
     with pytest.raises(FileNotFoundError, match="ArcFace network not found"):
         metrics.ArcFace(tmp_path / "none.onnx")
+
+
+def test_single_detection_path_equals_image_level_metrics(aligned, cameraman):
+    """evaluate.py detects each image once (metrics.face_info) and derives every metric from it."""
+    rot = np.asarray(Image.fromarray(aligned).rotate(10, resample=Image.BILINEAR))
+    fa, fr, fc = (metrics.face_info(x) for x in (aligned, rot, cameraman))
+    assert fa["landmarks"].shape == (68, 2) and fa["descriptor"].shape == (128,)
+    assert metrics.cosine(fa["descriptor"], fc["descriptor"]) == pytest.approx(
+        metrics.identity_similarity(aligned, cameraman), abs=1e-9)
+    assert metrics.landmark_distance(fa["landmarks"], fr["landmarks"], 256) == pytest.approx(
+        metrics.expression_distance(aligned, rot), abs=1e-9)
+    pose = np.linalg.norm(metrics.head_pose(aligned, fa["landmarks"]) - metrics.head_pose(rot, fr["landmarks"]))
+    assert pose == pytest.approx(metrics.pose_distance(aligned, rot), abs=1e-9) and pose > 5
+    with pytest.raises(faces.NoFaceError):
+        metrics.face_info(np.full((64, 64, 3), 128, np.uint8))
