@@ -17,6 +17,24 @@ Measured on this project's 2-core AVX-512 CI machine (2026-11-24, TF 2.21, fp32,
 The port is faster mainly because unfused "upscale + 3x3 conv" layers (32..64 px) run as the
 algebraically identical transposed conv (4/9 of the multiply-adds) and instance norm + style
 modulation are folded into one scale and shift. Prints one line per (case, mode) and a JSON summary.
+
+Instance-norm statistics (fidelity issue, 2026-11-25): StyledLayer's mean/variance went from one
+`tf.nn.moments` over H, W to `stylegan.instance_moments` (two-stage reductions, over W then H),
+which brings float32 vs float64 image error at 1024 from ~3e-4 to ~4e-6. Speed before -> after,
+measured back to back in one process (same weights and input, both graphs traced up front, rounds
+alternating old/new), tf.function, median img/s of 6 rounds (XLA: 4). NOISY: the 2-core machine
+was shared with other jobs (load average 6-10), so absolute numbers are ~5x below the table above
+and single rounds scatter by +-30%; the difference is within that noise:
+
+    case           before (tf.nn.moments)   after (instance_moments)
+    256   b1       0.44 img/s               0.43 img/s
+    256   b4       0.54 img/s               0.61 img/s
+    1024  b1       0.18 img/s               0.20 img/s
+    256   b1 XLA   0.57 img/s               0.58 img/s
+
+The statistics alone (tf.function, min over 5 x 10 calls, machine at load ~1), before -> after:
+1x1024x1024x16 39.6 -> 38.8 ms, 1x512x512x32 21.3 -> 17.8 ms, 1x256x256x64 5.7 -> 5.0 ms,
+4x256x256x64 42.4 -> 38.4 ms (reducing over W first is the fast order; H first was 10-35% slower).
 """
 
 import argparse

@@ -71,6 +71,9 @@ FUSED_SCALE_MIN_RES = 128
 # Unfused upscale+conv layers at or above this output resolution run as an equivalent
 # transposed conv (speed only: below it, upscale + 3x3 conv is faster on CPU).
 SUBPIXEL_MIN_RES = 32
+# Likewise, unfused 3x3-conv + 2x2-downscale layers at or above this input resolution run as the
+# equivalent strided conv with the folded 4x4 kernel (speed only).
+STRIDED_DOWN_MIN_RES = 32
 # Where the face sits in an FFHQ-aligned image (fractions of the side: left, top, right, bottom);
 # used as dlib's face box when landmarking aligned/generated images without detection.
 FFHQ_FACE_BOX = (0.22, 0.30, 0.78, 0.86)
@@ -91,6 +94,9 @@ LRELU_SLOPE = 0.2
 NORM_EPSILON = 1e-8
 MBSTD_EPSILON = 1e-8
 BLUR_FILTER = (1.0, 2.0, 1.0)
+# `convert_stylegan.py --verify`: the float32 image may differ from the float64 computation of the
+# same network by at most this max|f32 - f64| / max|f64| (the golden fixture's float32 tolerance).
+VERIFY_TOLERANCE = 1e-4
 
 STYLEGAN_PRESETS: dict[str, StyleGANConfig] = {
     # Official NVIDIA FFHQ model (karras2019stylegan-ffhq-1024x1024.pkl).
@@ -108,9 +114,16 @@ STYLEGAN_PRESETS: dict[str, StyleGANConfig] = {
 
 @dataclasses.dataclass(frozen=True)
 class IdEncoderConfig:
-    """E_id: ResNet-50 trained on VGGFace2 (frozen). `width` < 1 narrows it (tiny runs only)."""
+    """E_id: ResNet-50 trained on VGGFace2 (frozen). `width` < 1 narrows it (tiny runs only).
+
+    Preprocessing as the official code (model/id_encoder.py `preprocess`): cut `crop_border` of
+    the side off every edge ([int(0.1 R):int(0.9 R)], a loose face crop instead of VGGFace2's
+    detector), resize to `resize_to` (256), centre crop `input_size` (224). `crop_border=0` and
+    `resize_to=224`: the plain resize + crop used before.
+    """
     input_size: int = 224          # centre crop fed to the network
-    resize_to: int = 224           # square images are resized to this, then centre-cropped
+    resize_to: int = 256           # the (border-cropped) image is resized to this, then centre-cropped
+    crop_border: float = 0.1       # fraction of the side cut off each edge first
     width: float = 1.0
     projection: bool = True        # 512-d `dim_proj` layer (WeidiXie weights); False: 2048-d pool
     weights: str | None = None     # Keras VGGFace2 ResNet-50 .h5 (WeidiXie or keras-vggface notop)
@@ -134,30 +147,53 @@ class LandmarkConfig:
 
 @dataclasses.dataclass(frozen=True)
 class MappingConfig:
-    """M: concat(z_id, z_attr) -> w. Hidden sizes after the input (2560 -> 2048 -> 1024 -> 512 -> 512)."""
+    """M: concat(z_id, z_attr) -> w. Hidden sizes after the input (2560 -> 2048 -> 1024 -> 512 -> 512).
+
+    Init as the official model/latent_mapping.py: the last `he_init_layers` dense layers use
+    VarianceScaling(2 / (1 + 0.2^2)) (fan_in, truncated normal: utils/general_utils.get_weights),
+    the earlier ones Keras' default glorot-uniform; biases zero.
+    """
     hidden: tuple[int, ...] = (2048, 1024, 512)
+    he_init_layers: int = 2
     w_plus: bool = False           # one w per synthesis layer (experiment) instead of one shared w
 
 
 @dataclasses.dataclass(frozen=True)
 class DiscriminatorConfig:
-    """D_W: MLP 512 -> 256 -> 128 -> 64 -> 1 with LeakyReLU(0.2), logit output."""
+    """D_W: MLP 512 -> 256 -> 128 -> 64 -> 1 with LeakyReLU(0.2), logit output. Every layer
+    VarianceScaling(2 / (1 + 0.2^2)) as the official model/discriminator.py (see MappingConfig)."""
     hidden: tuple[int, ...] = (256, 128, 64)
+    he_init_layers: int = 4
     r1_gamma: float = 10.0
 
 
 @dataclasses.dataclass(frozen=True)
 class LossWeights:
+    """Weights and forms of the losses, as the official trainer.py (lambdas at its l.49-60)."""
     id: float = 1.0
     adv: float = 1.0
     lnd: float = 0.001
     rec: float = 0.02
     rec_ssim: float = 0.84         # L_rec = rec_ssim * (1 - MS-SSIM) + (1 - rec_ssim) * L1
+    # L_lnd: official = mean of squared differences over points and coordinates, landmarks in the
+    # 160-px units of its landmark net (trainer.py l.182, landmarks.py lazy_postprocess).
+    # The paper's ||.||_2^2 in output pixels: lnd_sum=true, lnd_scale=<resolution>.
+    lnd_scale: float = 160.0
+    lnd_sum: bool = False
+    # L1 of L_rec: official = per-pixel L1 weighted by an inverse-Gaussian mask (sigma
+    # int(80 R / 256), sums to 1 per image) and summed over the batch (Keras SUM reduction;
+    # trainer.py l.33-44, 190). rec_mask="uniform" + rec_l1_batch_sum=false: the plain mean.
+    rec_mask: str = "gaussian"     # "gaussian" | "uniform"
+    rec_mask_sigma: float = 80.0   # at 256 px; scales with the resolution
+    rec_l1_batch_sum: bool = True
 
 
 @dataclasses.dataclass(frozen=True)
 class OptimConfig:
-    """Adam learning rates of the three updates (betas 0.9, 0.999)."""
+    """Adam learning rates of the three updates (betas 0.9, 0.999, Keras' epsilon 1e-7).
+
+    Official trainer.py l.23-27: lr = 5e-5 at 256, 1e-5 at 1024; adversarial 0.1 lr, D_W 0.4 lr.
+    """
     lr_nonadv: float = 5e-5        # E_attr + M on the non-adversarial loss
     lr_adv: float = 5e-6           # E_attr + M on the adversarial loss
     lr_disc: float = 2e-5          # D_W
@@ -165,8 +201,47 @@ class OptimConfig:
     beta2: float = 0.999
 
 
+class _RunConfig:
+    """to_dict / from_dict (JSON round trip, unknown keys refused) / replace with dotted names."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]):
+        return _from_dict(cls, d)
+
+    def replace(self, **changes):
+        """Copy with changes; nested fields by dotted name, e.g. replace(**{"loss.id": 2.0})."""
+        d = self.to_dict()
+        for key, value in changes.items():
+            node = d
+            *path, last = key.split(".")
+            for p in path:
+                node = node[p]
+            if last not in node:
+                raise KeyError(f"unknown config field {key!r}")
+            node[last] = value
+        return type(self).from_dict(d)
+
+
+def parse_overrides(items) -> dict[str, Any]:
+    """`--set key=value` strings -> {key: value}; values are JSON where they parse, else strings."""
+    import json
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"--set {item!r}: expected key=value")
+        try:
+            out[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key.strip()] = value
+    return out
+
+
 @dataclasses.dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(_RunConfig):
     """Everything a training run needs; `scripts/train.py` writes it to the run's config.json."""
     stylegan: StyleGANConfig = StyleGANConfig()
     stylegan_weights: str | None = None      # NVIDIA pickle or converted dir; None: random (tiny)
@@ -181,6 +256,9 @@ class TrainConfig:
     batch_size: int = 6
     steps: int = 200_000
     cross_every: int = 3           # I_id != I_attr on every `cross_every`-th step, I_id == I_attr otherwise
+    # Adversarial (E_attr + M) and D_W updates on steps with step % adv_every == 0 only (official
+    # trainer.py l.109-117: W_D on even steps); the non-adversarial update runs every step.
+    adv_every: int = 2
     truncation_psi: float = 0.7    # dataset generation
     truncation_cutoff: int = 8
     dataset_size: int = 70_000
@@ -188,30 +266,25 @@ class TrainConfig:
     seed: int = 0
     shuffle_buffer: int = 256      # records; the buffer is part of every checkpoint
     deterministic: bool = True     # deterministic TF ops: a resumed run repeats an uninterrupted one
+    # Random-init pretrained networks (StyleGAN without stylegan_weights; E_id, E_lnd and an
+    # InceptionV3 E_attr without weights) are allowed: test presets only. False: scripts/train.py
+    # refuses to start until every weight file is given (--allow_random_encoders overrides).
+    allow_random_encoders: bool = False
     log_every: int = 100
     image_every: int = 1000
     checkpoint_every: int = 1000
     max_checkpoints: int = 3
+    # Validation on held-out images, as the official trainer.py test() (l.80, 264-390): every
+    # `validate_every` steps (--test_frequency 1000; 0: never) over `validate_batches` batches of
+    # (I_id, I_attr) pairs (--test_size 50); the best checkpoints by identity and by landmarks are
+    # kept in checkpoints/best_id, checkpoints/best_lnd. Held-out set: `validation_size` images
+    # generated with seed + validation_seed_offset into `validation_dataset` (default <dataset>-val).
+    validate_every: int = 1000
+    validate_batches: int = 50
+    validation_size: int = 1000
+    validation_seed_offset: int = 1
+    validation_dataset: str | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "TrainConfig":
-        return _from_dict(cls, d)
-
-    def replace(self, **changes) -> "TrainConfig":
-        """Copy with changes; nested fields by dotted name, e.g. replace(**{"loss.id": 2.0})."""
-        d = self.to_dict()
-        for key, value in changes.items():
-            node = d
-            *path, last = key.split(".")
-            for p in path:
-                node = node[p]
-            if last not in node:
-                raise KeyError(f"unknown config field {key!r}")
-            node[last] = value
-        return TrainConfig.from_dict(d)
 
 
 def _from_dict(cls, d: Mapping[str, Any]):
@@ -233,12 +306,14 @@ def _from_dict(cls, d: Mapping[str, Any]):
 
 
 TRAIN_PRESETS: dict[str, TrainConfig] = {
-    # Paper setting at 256 (batch 6).
+    # The official setting at 256 (batch 6); every number checked against the official code:
+    # README.md, "Differences from the official code".
     "ffhq256": TrainConfig(stylegan=STYLEGAN_PRESETS["ffhq256"]),
-    # Paper setting at 1024: batch 2 and learning rates / 10.
+    # At 1024: the official learning rates (1e-5, trainer.py l.23); batch 2 (memory; the official
+    # default is 6 at every resolution: --batch_size 6).
     "ffhq1024": TrainConfig(
         stylegan=STYLEGAN_PRESETS["ffhq1024"], batch_size=2,
-        optim=OptimConfig(lr_nonadv=5e-6, lr_adv=5e-7, lr_disc=2e-6)),
+        optim=OptimConfig(lr_nonadv=1e-5, lr_adv=1e-6, lr_disc=4e-6)),
     # Zero-download default: small random StyleGAN and encoders, a few minutes on 2 CPU cores.
     "tiny": TrainConfig(
         stylegan=STYLEGAN_PRESETS["tiny"],
@@ -249,5 +324,60 @@ TRAIN_PRESETS: dict[str, TrainConfig] = {
         discriminator=DiscriminatorConfig(hidden=(32, 16, 8)),
         optim=OptimConfig(lr_nonadv=2e-4, lr_adv=2e-5, lr_disc=1e-4),
         batch_size=4, steps=500, dataset_size=256, shard_size=64,
-        log_every=25, image_every=100, checkpoint_every=100),
+        log_every=25, image_every=100, checkpoint_every=100, allow_random_encoders=True,
+        validate_every=100, validate_batches=2, validation_size=32),
+}
+
+
+# ----------------------------------------------------------------------------------------------
+# StyleGAN v1 training (NVIDIA's recipe: training/loss.py, training/training_loop.py, train.py).
+
+@dataclasses.dataclass(frozen=True)
+class GANTrainConfig(_RunConfig):
+    """StyleGAN v1 training at a fixed resolution (no progressive growing), NVIDIA's recipe.
+
+    Losses G_logistic_nonsaturating / D_logistic_simplegp (R1, gamma 10); Adam beta1 0, beta2 0.99,
+    eps 1e-8 for G and D; Gs = EMA of G with a half-life of `g_smoothing_kimg` thousand images;
+    style mixing with probability 0.9; dlatent_avg tracked with beta 0.995; random noise inputs.
+    `r1_interval` > 1 applies R1 lazily (StyleGAN2's trick, gamma scaled by the interval); 1 is
+    NVIDIA's v1 (R1 on every D step). `data` is "toy" (the toy-world renderer) or an image folder.
+    """
+    stylegan: StyleGANConfig = StyleGANConfig()
+    data: str = "toy"
+    batch_size: int = 32
+    g_lr: float = 0.001            # NVIDIA G_lrate_base/dict: 0.001 below 128, 0.0015 @128, 0.002 @256, 0.003 @512+
+    d_lr: float = 0.001
+    beta1: float = 0.0
+    beta2: float = 0.99
+    epsilon: float = 1e-8
+    r1_gamma: float = 10.0
+    r1_interval: int = 1
+    style_mixing_prob: float = 0.9
+    dlatent_avg_beta: float = 0.995
+    g_smoothing_kimg: float = 10.0
+    total_kimg: float = 1000
+    seed: int = 0
+    log_every: int = 20            # steps
+    sample_every: int = 500        # steps (fixed-seed sample grid of Gs)
+    checkpoint_every: int = 100    # steps
+    snapshot_every: int = 1000     # steps (NVIDIA-format pickle network-snapshot-<kimg>.pkl)
+    max_checkpoints: int = 3
+    sample_grid: tuple[int, int] = (8, 8)
+    sample_psi: float = 1.0        # truncation of the sample grids (1 = none)
+
+
+GAN_PRESETS: dict[str, GANTrainConfig] = {
+    # The toy world's StyleGAN: 64x64, fmap_base 1024, fmap_max 64, latent 128, batch 32 (NVIDIA's
+    # minibatch at 64 px), lr 0.001 (NVIDIA's below 128 px). R1 every 4th D step with 4x gamma
+    # (StyleGAN2's lazy regularisation; --set r1_interval=1 is NVIDIA's v1): ~25% faster on a CPU.
+    "toy": GANTrainConfig(
+        stylegan=StyleGANConfig(resolution=64, latent_size=128, dlatent_size=128,
+                                mapping_fmaps=128, fmap_base=1024, fmap_max=64),
+        r1_interval=4, total_kimg=600),
+    # Minutes-long smoke version (tests, build_toy_world.py --quick).
+    "quick": GANTrainConfig(
+        stylegan=StyleGANConfig(resolution=32, latent_size=32, dlatent_size=32, mapping_layers=2,
+                                mapping_fmaps=32, fmap_base=64, fmap_max=16),
+        batch_size=8, total_kimg=1, log_every=5, sample_every=50, checkpoint_every=25,
+        snapshot_every=100, sample_grid=(4, 4)),
 }

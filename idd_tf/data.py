@@ -327,3 +327,19 @@ def training_batches(dataset_dir, batch_size: int, seed: int = 0, shuffle_buffer
     return tf.data.Dataset.zip(pairs.batch(batch_size, drop_remainder=True),
                                ws.batch(batch_size, drop_remainder=True)).map(
         lambda b, w: {**b, "w_real": w}).prefetch(2)
+
+
+def new_run_dir(root, name: str) -> Path:
+    """A new numbered directory `root/<NNNNN>-<name>` (created; never an existing one)."""
+    import re
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    nums = [int(m.group(1)) for p in root.iterdir() if (m := re.match(r"(\d{5})-", p.name))]
+    for n in range(max(nums, default=-1) + 1, 100_000):
+        run = root / f"{n:05d}-{name}"
+        try:
+            run.mkdir()
+            return run
+        except FileExistsError:
+            continue
+    raise RuntimeError(f"no free run number under {root}")

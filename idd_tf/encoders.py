@@ -80,8 +80,8 @@ def resnet50_vggface2(input_size=224, width=1.0, projection=True, bn_eps=1e-3, n
 
 class IdentityEncoder(keras.Model):
     """E_id: raw [-1, 1] RGB NHWC -> L2-normalised identity embedding (512-d, or 2048-d without
-    projection). Preprocessing as the VGGFace2 weights expect: resize to `resize_to`, centre crop
-    `input_size`, RGB->BGR, 0..255 minus the VGGFace2 mean. Frozen (not trainable) by design."""
+    projection). Preprocessing as the official code (see `preprocess`): the central 80%, resize to
+    `resize_to`, centre crop `input_size`, RGB->BGR, 0..255 minus the VGGFace2 mean. Frozen."""
 
     def __init__(self, config: IdEncoderConfig, **kwargs):
         super().__init__(**kwargs)
@@ -96,8 +96,14 @@ class IdentityEncoder(keras.Model):
         self.trainable = False
 
     def preprocess(self, images):
+        """As the official model/id_encoder.py: [int(b R):int((1 - b) R)] on both axes (b =
+        crop_border), bilinear resize to resize_to, centre crop input_size, 0..255, RGB -> BGR,
+        minus the VGGFace2 mean."""
         c = self.config
-        x = _resize(tf.convert_to_tensor(images, tf.float32), c.resize_to)
+        x = tf.convert_to_tensor(images, tf.float32)
+        size = x.shape[1]
+        lo, hi = int(c.crop_border * size), int((1.0 - c.crop_border) * size)
+        x = _resize(x[:, lo:hi, lo:hi, :], c.resize_to)
         off = (c.resize_to - c.input_size) // 2
         x = x[:, off:off + c.input_size, off:off + c.input_size, :]
         x = (x + 1.0) * 127.5

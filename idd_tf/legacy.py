@@ -295,6 +295,25 @@ NAME_TABLE: list[tuple[str, str, str | None, Callable]] = [
 ]
 
 
+def _nhwc_to_nchw(x, _shape):
+    return np.transpose(x, (0, 3, 1, 2))
+
+
+def _dense_before_nchw_flatten(x, _shape):
+    """Inverse of `_dense_after_nchw_flatten` (Keras NHWC-flatten rows -> NVIDIA NCHW rows)."""
+    rows, out = x.shape
+    channels = rows // 16
+    return x.reshape(4, 4, channels, out).transpose(2, 0, 1, 3).reshape(rows, out)
+
+
+# The inverse of each NAME_TABLE transform (Keras layout -> NVIDIA layout), for writing pickles.
+INVERSE_TRANSFORMS: dict[Callable, Callable] = {
+    _identity: _identity,
+    _nchw_to_nhwc: _nhwc_to_nchw,
+    _dense_after_nchw_flatten: _dense_before_nchw_flatten,
+}
+
+
 def keras_weights(model) -> dict[str, Any]:
     """{key: variable} for a port model, key = variable path without the model's own name."""
     prefix = model.name + "/"
@@ -459,3 +478,154 @@ def load_stylegan(path, which: str = "Gs"):
 def load_discriminator(path):
     """The discriminator D of a NVIDIA pickle or converted directory."""
     return load_networks(path, ("D",))["D"]
+
+
+# ----------------------------------------------------------------------------------------------
+# Writing NVIDIA's format: (G, D, Gs) dnnlib Network states, version 3, NVIDIA's variable names.
+
+# dnnlib rebuilds a network by exec'ing `build_module_src` and calling `build_func_name` from it.
+# NVIDIA's source is not copied into our pickles; this line makes dnnlib import the real module
+# instead, which works wherever NVIDIA's repository is importable (its scripts run from its root).
+BUILD_MODULE_SRC = "from training.networks_stylegan import *  # written by idd-tf\n"
+
+
+def nvidia_variable_names(config: StyleGANConfig) -> dict[str, list[str]]:
+    """NVIDIA's variables in creation order: {"G": [...], "G/mapping": [...], "G/synthesis": [...],
+    "D": [...]} for `networks_stylegan.py` at `config` (lod 0, structure as built by NVIDIA)."""
+    log2 = config.resolution_log2
+
+    def styled(prefix):
+        return [f"{prefix}/{v}" for v in ("weight", "Noise/weight", "bias", "StyleMod/weight",
+                                           "StyleMod/bias")]
+
+    mapping = [f"Dense{i}/{v}" for i in range(config.mapping_layers) for v in ("weight", "bias")]
+    synthesis = ["lod"] + [f"noise{i}" for i in range(config.num_layers)]
+    synthesis += ["4x4/Const/const"] + styled("4x4/Const")[1:] + styled("4x4/Conv")
+    synthesis += [f"ToRGB_lod{log2 - 2}/weight", f"ToRGB_lod{log2 - 2}/bias"]
+    for res in range(3, log2 + 1):
+        r = f"{2 ** res}x{2 ** res}"
+        synthesis += styled(f"{r}/Conv0_up") + styled(f"{r}/Conv1")
+        synthesis += [f"ToRGB_lod{log2 - res}/weight", f"ToRGB_lod{log2 - res}/bias"]
+    d = ["lod"]
+    for res in range(log2, 2, -1):
+        r = f"{2 ** res}x{2 ** res}"
+        d += [f"FromRGB_lod{log2 - res}/weight", f"FromRGB_lod{log2 - res}/bias",
+              f"{r}/Conv0/weight", f"{r}/Conv0/bias", f"{r}/Conv1_down/weight", f"{r}/Conv1_down/bias"]
+    d += [f"FromRGB_lod{log2 - 2}/weight", f"FromRGB_lod{log2 - 2}/bias"]
+    d += [f"4x4/{n}/{v}" for n in ("Conv", "Dense0", "Dense1") for v in ("weight", "bias")]
+    return {"G": ["lod", "dlatent_avg"], "G/mapping": mapping, "G/synthesis": synthesis, "D": d}
+
+
+def _to_nvidia(flat_name: str, kind: str, values: dict[str, np.ndarray]) -> np.ndarray:
+    """The NVIDIA-layout value of one flattened TF1 name, from Keras values, via NAME_TABLE."""
+    for net, pattern, template, transform in NAME_TABLE:
+        m = re.fullmatch(pattern, flat_name) if net == kind else None
+        if m is None:
+            continue
+        if template is None:
+            return np.float32(0.0)  # lod: a full-resolution network
+        key = m.expand(template)
+        if key not in values:
+            raise StyleGANFormatError(f"model has no weight {key!r} for NVIDIA variable {flat_name!r}")
+        return np.ascontiguousarray(INVERSE_TRANSFORMS[transform](values.pop(key), None),
+                                    dtype=np.float32)
+    raise StyleGANFormatError(f"no NAME_TABLE row for NVIDIA variable {flat_name!r}")
+
+
+class _NetworkOut:
+    """Pickles exactly like a dnnlib Network: NEWOBJ of dnnlib.tflib.network.Network + state dict."""
+
+    def __init__(self, state):
+        self._state = state
+
+    def __getstate__(self):
+        return self._state
+
+
+class _NvidiaPickler(pickle._Pickler):
+    """Writes `_NetworkOut` as dnnlib.tflib.network.Network and NumPy's globals under their NumPy 1
+    names (`numpy.core...`), which both NumPy 1 (NVIDIA's environment) and NumPy 2 resolve."""
+
+    def save_global(self, obj, name=None):
+        if obj is _NetworkOut:
+            module, name = "dnnlib.tflib.network", "Network"
+        else:
+            module = pickle.whichmodule(obj, name or obj.__qualname__)
+            name = name or obj.__qualname__
+            if module.startswith("numpy._core"):
+                module = "numpy.core" + module[len("numpy._core"):]
+        self.save(module)
+        self.save(name)
+        self.write(pickle.STACK_GLOBAL)
+        self.memoize(obj)
+
+
+def _network_state(name, func, kwargs, variables, components=None) -> _NetworkOut:
+    return _NetworkOut({"version": 3, "name": name, "static_kwargs": dict(kwargs),
+                        "components": dict(components or {}), "build_module_src": BUILD_MODULE_SRC,
+                        "build_func_name": func, "variables": variables})
+
+
+def network_states(models: dict[str, Any]) -> tuple:
+    """{"G", "D", "Gs"} Keras models -> (G, D, Gs) Network states in NVIDIA's format."""
+    missing = [k for k in NETWORK_KINDS if k not in models]
+    if missing:
+        raise ValueError(f"writing a NVIDIA pickle needs G, D and Gs; missing {missing}")
+    config = models["G"].config
+    names = nvidia_variable_names(config)
+    c = config.to_dict()
+    g_kwargs = {k: c[k] for k in ("num_channels", "resolution", "label_size", "fmap_base",
+                                   "fmap_decay", "fmap_max", "latent_size", "dlatent_size",
+                                   "mapping_layers", "mapping_fmaps", "mapping_lrmul")}
+    d_kwargs = {k: c[k] for k in ("num_channels", "resolution", "label_size", "fmap_base",
+                                   "fmap_decay", "fmap_max", "mbstd_group_size", "mbstd_num_features")}
+    out = []
+    for kind in NETWORK_KINDS:
+        model = models[kind]
+        if model.config != config:
+            raise ValueError(f"{kind} has a different configuration from G")
+        table_kind = "D" if kind == "D" else "G"
+        values = {k: np.asarray(v.numpy()) for k, v in keras_weights(model).items()}
+
+        def take(prefix, flat_prefix=""):
+            return [(n, _to_nvidia(flat_prefix + n, table_kind, values)) for n in names[prefix]]
+
+        if kind == "D":
+            net = _network_state(kind, "D_basic", d_kwargs, take("D"))
+        else:
+            mapping = _network_state("G_mapping", "G_mapping",
+                                     {**g_kwargs, "dlatent_broadcast": config.num_layers},
+                                     take("G/mapping", "mapping/"))
+            synthesis = _network_state("G_synthesis", "G_synthesis", g_kwargs,
+                                       take("G/synthesis", "synthesis/"))
+            net = _network_state(kind, "G_style", g_kwargs, take("G"),
+                                 {"synthesis": synthesis, "mapping": mapping})
+        if values:
+            raise StyleGANFormatError(f"{kind}: Keras weights with no NVIDIA name: {sorted(values)}")
+        out.append(net)
+    return tuple(out)
+
+
+def save_pickle(models: dict[str, Any], path, overwrite: bool = False) -> Path:
+    """Write (G, D, Gs) as a NVIDIA StyleGAN v1 pickle (protocol 4, as NVIDIA's `save_pkl`).
+
+    Atomic (temp file + rename); refuses an existing file unless `overwrite`.
+    """
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
+    buf = io.BytesIO()
+    _NvidiaPickler(buf, protocol=4).dump(network_states(models))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(buf.getvalue())
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path

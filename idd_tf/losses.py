@@ -37,11 +37,18 @@ def id_loss(emb_id, emb_out):
     return tf.reduce_mean(tf.abs(emb_id - emb_out))
 
 
-def landmark_loss(lnd_attr, lnd_out, resolution):
-    """L_lnd: squared L2 distance of the 51 inner landmarks, in pixels, mean over the batch."""
+def landmark_loss(lnd_attr, lnd_out, scale=160.0, reduce_sum=False):
+    """L_lnd on the 51 inner landmarks ([B, 68, 2] (x, y) in [0, 1], multiplied by `scale`).
+
+    Official (trainer.py l.182-183: mean(keras MSE) of landmarks in the 160-px units of its
+    landmark net): the mean squared difference over batch, points and coordinates. `reduce_sum`:
+    the paper's squared L2 norm, summed over points and coordinates, mean over the batch.
+    """
     idx = list(INNER_LANDMARKS)
-    d = (tf.gather(lnd_attr, idx, axis=1) - tf.gather(lnd_out, idx, axis=1)) * float(resolution)
-    return tf.reduce_mean(tf.reduce_sum(tf.square(d), axis=[1, 2]))
+    sq = tf.square((tf.gather(lnd_attr, idx, axis=1) - tf.gather(lnd_out, idx, axis=1)) * scale)
+    if reduce_sum:
+        return tf.reduce_mean(tf.reduce_sum(sq, axis=[1, 2]))
+    return tf.reduce_mean(sq)
 
 
 def _gaussian_window(size, sigma=1.5):
@@ -84,8 +91,7 @@ def ms_ssim(a, b, eps=1e-6):
     factors = np.asarray(MSSSIM_POWER_FACTORS[:scales], np.float32)
     factors = factors / factors.sum()
     filter_size = min(MSSSIM_FILTER_SIZE, size // 2 ** (scales - 1))
-    x = tf.clip_by_value(a * 0.5 + 0.5, 0.0, 1.0)
-    y = tf.clip_by_value(b * 0.5 + 0.5, 0.0, 1.0)
+    x, y = a * 0.5 + 0.5, b * 0.5 + 0.5  # not clipped, as the official loss (gradients everywhere)
     terms = []
     for i in range(scales):
         ssim, cs = _ssim_cs(x, y, filter_size)
@@ -97,7 +103,38 @@ def ms_ssim(a, b, eps=1e-6):
     return tf.reduce_mean(tf.reduce_prod(stacked ** factors, axis=-1), axis=-1)
 
 
-def reconstruction_loss(target, output, ssim_weight=0.84):
-    """L_rec = ssim_weight * (1 - MS-SSIM) + (1 - ssim_weight) * L1, images in [0, 1] units."""
-    l1 = tf.reduce_mean(tf.abs(target - output)) * 0.5
+def pixel_mask(resolution, kind="gaussian", sigma_at_256=80.0):
+    """[R, R] float32 per-pixel weights of L_rec's L1, summing to 1.
+
+    "gaussian": the official inverse Gaussian (utils/general_utils.py inverse_gaussian_image, sigma
+    int(80 R / 256) as trainer.py l.38): max + min - g of a centred Gaussian g, so the face centre
+    counts less than the periphery. "uniform": 1 / R^2 everywhere.
+    """
+    if kind == "uniform":
+        return np.full((resolution, resolution), 1.0 / resolution ** 2, np.float32)
+    if kind != "gaussian":
+        raise ValueError(f"unknown pixel mask {kind!r}")
+    sigma = int(sigma_at_256 * resolution / 256)
+    x = np.arange(resolution, dtype=np.float64) - (resolution - 1) / 2
+    g = np.exp(-(x[:, None] ** 2 + x[None, :] ** 2) / (2 * sigma ** 2))
+    g /= g.sum()
+    inv = g.max() + g.min() - g
+    return (inv / inv.sum()).astype(np.float32)
+
+
+def masked_l1(target, output, mask):
+    """Per-image L1 [B] in [0, 1] image units: sum over pixels of mask * mean over channels |t - o|."""
+    per_pixel = tf.reduce_mean(tf.abs(target - output), axis=-1) * 0.5
+    return tf.reduce_sum(per_pixel * mask, axis=[1, 2])
+
+
+def reconstruction_loss(target, output, mask=None, ssim_weight=0.84, l1_batch=1.0):
+    """L_rec = ssim_weight * mean(1 - MS-SSIM) + (1 - ssim_weight) * l1_batch * mean(masked L1).
+
+    Official (trainer.py l.190-196): 0.84 * mean(1 - MS-SSIM) + 0.16 * L1, the L1 weighted by
+    `pixel_mask` and SUMMED over the batch: l1_batch = the (global) batch size. mask=None: uniform.
+    """
+    if mask is None:
+        mask = pixel_mask(target.shape[1], "uniform")
+    l1 = l1_batch * tf.reduce_mean(masked_l1(target, output, mask))
     return ssim_weight * tf.reduce_mean(1.0 - ms_ssim(target, output)) + (1.0 - ssim_weight) * l1

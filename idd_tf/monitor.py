@@ -39,11 +39,27 @@ class Monitor:
         now = time.perf_counter()
         rate = ""
         if self._last is not None and step > self._last[0]:
-            rate = f"{(step - self._last[0]) / (now - self._last[1]):6.2f} steps/s  "
+            per_s = (step - self._last[0]) / (now - self._last[1])
+            rate = f"{per_s:6.2f} steps/s  ETA {format_duration((total - step) / per_s)}  "
         self._last = (step, now)
         shown = " ".join(f"{k}={float(v):.4g}" for k, v in metrics.items()
                          if k.startswith("loss") or k == "r1")
         self.printer(f"step {step:>7d}/{total}  {rate}{shown}")
+
+    def validation(self, step: int, metrics: dict, improved: list[str] = ()) -> None:
+        """Held-out metrics as TensorBoard scalars `val/<name>` and one console line (naming the
+        metrics that reached a new best, whose checkpoints were kept)."""
+        if not self.enabled:
+            return
+        self.scalars(step, {f"val/{k}": v for k, v in metrics.items()})
+        shown = " ".join(f"{k}={float(v):.4g}" for k, v in metrics.items())
+        best = f"  new best: {', '.join(improved)}" if improved else ""
+        self.printer(f"validation at step {step}: {shown}{best}")
+
+    def message(self, text: str) -> None:
+        """One console line (chief only)."""
+        if self.enabled:
+            self.printer(text)
 
     def start_timer(self, step: int) -> None:
         self._last = (step, time.perf_counter())
@@ -59,6 +75,15 @@ class Monitor:
         self._writer.flush()
         return save_image(self.run_dir / "images" / f"{name}_{step:07d}.png", grid)
 
+    def image(self, step: int, name: str, image: np.ndarray) -> Path | None:
+        """One uint8 HWC image: `images/<name>_<step>.png` and a TensorBoard image."""
+        if not self.enabled:
+            return None
+        with self._writer.as_default():
+            tf.summary.image(name, np.asarray(image)[None], step=step)
+        self._writer.flush()
+        return save_image(self.run_dir / "images" / f"{name}_{step:07d}.png", image)
+
     def close(self) -> None:
         if self._writer is not None:
             self._writer.flush()
@@ -69,3 +94,13 @@ def make_grid(columns: list[np.ndarray]) -> np.ndarray:
     """[N, H, W, C] uint8 arrays -> one image, each array a column, sample i in row i."""
     cols = [np.concatenate(list(np.asarray(c)), axis=0) for c in columns]
     return np.concatenate(cols, axis=1)
+
+
+def format_duration(seconds: float) -> str:
+    """12.3 -> '12s', 754 -> '12m34s', 7384 -> '2h03m'."""
+    seconds = max(float(seconds), 0.0)
+    if seconds < 60:
+        return f"{seconds:.0f}s"
+    if seconds < 3600:
+        return f"{int(seconds // 60)}m{int(seconds % 60):02d}s"
+    return f"{int(seconds // 3600)}h{int(seconds % 3600 // 60):02d}m"

@@ -9,17 +9,32 @@ from idd_tf import config as cfg
 from idd_tf.config import DiscriminatorConfig, MappingConfig
 
 
-class _MLP(keras.Model):
-    """Dense layers of `hidden` units with LeakyReLU(0.2) between them, then a linear output."""
+def lrelu_he_init():
+    """Official utils/general_utils.get_weights(0.2): VarianceScaling(2 / (1 + 0.2^2)), fan_in,
+    truncated normal (He init for LeakyReLU(0.2), as PyTorch's kaiming_normal_)."""
+    return keras.initializers.VarianceScaling(scale=2.0 / (1.0 + cfg.LRELU_SLOPE ** 2),
+                                              mode="fan_in", distribution="truncated_normal")
 
-    def __init__(self, hidden, out_units, in_dim, prefix, **kwargs):
+
+class _MLP(keras.Model):
+    """Dense layers of `hidden` units with LeakyReLU(0.2) between them, then a linear output.
+    The last `he_init_layers` dense layers use `lrelu_he_init`, the others glorot-uniform."""
+
+    def __init__(self, hidden, out_units, in_dim, prefix, he_init_layers=0, **kwargs):
         super().__init__(**kwargs)
         self.mlp = []
-        for i, units in enumerate(hidden):
-            self.mlp.append(keras.layers.Dense(units, name=f"{prefix}_dense{i}"))
+        units = list(hidden) + [out_units]
+        first_he = len(units) - he_init_layers
+
+        def init(i):
+            return lrelu_he_init() if i >= first_he else "glorot_uniform"
+
+        for i, n in enumerate(units[:-1]):
+            self.mlp.append(keras.layers.Dense(n, kernel_initializer=init(i), name=f"{prefix}_dense{i}"))
             self.mlp.append(keras.layers.LeakyReLU(negative_slope=cfg.LRELU_SLOPE,
                                                    name=f"{prefix}_lrelu{i}"))
-        self.mlp.append(keras.layers.Dense(out_units, name=f"{prefix}_out"))
+        self.mlp.append(keras.layers.Dense(out_units, kernel_initializer=init(len(units) - 1),
+                                           name=f"{prefix}_out"))
         self.build((None, in_dim))
 
     def build(self, input_shape):
@@ -47,7 +62,7 @@ class LatentMapping(_MLP):
         self.config = config
         self.in_dim, self.dlatent_size, self.num_layers = in_dim, dlatent_size, num_layers
         out = dlatent_size * (num_layers if config.w_plus else 1)
-        super().__init__(config.hidden, out, in_dim, "M", **kwargs)
+        super().__init__(config.hidden, out, in_dim, "M", config.he_init_layers, **kwargs)
 
     def call(self, z):
         x = self.run_mlp(z)
@@ -66,7 +81,7 @@ class LatentDiscriminator(_MLP):
     def __init__(self, config: DiscriminatorConfig, dlatent_size: int, **kwargs):
         self.config = config
         self.dlatent_size = dlatent_size
-        super().__init__(config.hidden, 1, dlatent_size, "DW", **kwargs)
+        super().__init__(config.hidden, 1, dlatent_size, "DW", config.he_init_layers, **kwargs)
 
     def call(self, w):
         return self.run_mlp(tf.reshape(w, [-1, self.dlatent_size]))

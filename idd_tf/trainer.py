@@ -1,4 +1,4 @@
-"""Training: one tf.function step with three updates, and a controller for checkpoints and logs.
+"""Training: one tf.function step with up to three updates, and a controller for checkpoints and logs.
 
 Runs under any tf.distribute.Strategy (default, MirroredStrategy, MultiWorkerMirroredStrategy):
 build the model inside `strategy.scope()` and pass the strategy; the Trainer creates its
@@ -37,10 +37,11 @@ def is_chief(strategy) -> bool:
 class Trainer:
     """Trains an IDDModel on per-replica batches {"image", "attr_image": raw NHWC, "w_real"}.
 
-    Per step, in order: (1) E_attr + M on L_id + L_lnd + L_rec (Adam lr_nonadv), (2) E_attr + M on
-    the non-saturating adversarial loss (Adam lr_adv), (3) D_W on the logistic loss + R1 (Adam
-    lr_disc). Step s is a cross step (I_attr = batch["attr_image"] != I_id) when
-    s % cross_every == 0, otherwise I_attr = I_id and L_rec is active.
+    Per step, one forward pass (under one persistent tape) and from it, in order: (1) E_attr + M
+    on L_id + L_lnd + L_rec (Adam lr_nonadv), and only when s % adv_every == 0 (official: even
+    steps), (2) E_attr + M on the non-saturating adversarial loss (Adam lr_adv), (3) D_W on the
+    logistic loss + R1 (Adam lr_disc). Step s is a cross step (I_attr = batch["attr_image"] !=
+    I_id) when s % cross_every == 0, otherwise I_attr = I_id and L_rec is active.
 
     `dataset_fn(input_context, start_step)` returns the per-replica batch dataset of one input
     pipeline, positioned for training step `start_step` (see `dataset_fn_for`). Losses are means over the
@@ -56,7 +57,8 @@ class Trainer:
     """
 
     def __init__(self, model, dataset_fn: Callable, config: TrainConfig, run_dir, monitor=None,
-                 preview: dict | None = None, strategy: tf.distribute.Strategy | None = None):
+                 preview: dict | None = None, strategy: tf.distribute.Strategy | None = None,
+                 validation_data: Callable | None = None):
         self.model = model
         self.config = config
         self.run_dir = Path(run_dir)
@@ -73,18 +75,32 @@ class Trainer:
             self.opt_adv.build(model.generator_variables)
             self.opt_d.build(model.d_w.trainable_variables)
             self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+            self.best = {"id_to_out": tf.Variable(-float("inf"), trainable=False, name="best_id"),
+                         "lnd_dist": tf.Variable(float("inf"), trainable=False, name="best_lnd")}
         self.dataset_fn = dataset_fn
         self._iterator = None
         self.checkpoint = tf.train.Checkpoint(
             step=self.step, e_attr=model.e_attr, mapping=model.mapping, d_w=model.d_w,
-            opt_nonadv=self.opt_nonadv, opt_adv=self.opt_adv, opt_d=self.opt_d)
+            opt_nonadv=self.opt_nonadv, opt_adv=self.opt_adv, opt_d=self.opt_d,
+            best_id=self.best["id_to_out"], best_lnd=self.best["lnd_dist"])
         ckpt_dir = self.run_dir / "checkpoints"
         if not self.chief:
             ckpt_dir = self.run_dir / f".scratch-worker-{self.strategy.cluster_resolver.task_id}"
         self.manager = tf.train.CheckpointManager(self.checkpoint, str(ckpt_dir),
                                                   max_to_keep=config.max_checkpoints)
+        # best by identity (highest id->out similarity) and by landmarks (lowest distance)
+        best_ckpt = tf.train.Checkpoint(step=self.step, e_attr=model.e_attr, mapping=model.mapping,
+                                        d_w=model.d_w)
+        self.best_managers = {k: tf.train.CheckpointManager(best_ckpt, str(ckpt_dir / d), max_to_keep=1)
+                              for k, d in (("id_to_out", "best_id"), ("lnd_dist", "best_lnd"))}
+        self.validation_data = validation_data
+        c = config.loss
+        self._validation_step = tf.function(
+            lambda id_img, attr_img: validation_metrics(model, id_img, attr_img, c.lnd_scale, c.lnd_sum))
         self._chief_dir = self.run_dir / "checkpoints"
-        self.train_step = tf.function(self._distributed_step)
+        self.rec_mask = tf.constant(losses.pixel_mask(
+            model.stylegan.resolution, config.loss.rec_mask, config.loss.rec_mask_sigma))
+        self._step_fn = tf.function(self._distributed_step)
 
     # ------------------------------------------------------------------------------------------
     def restore(self) -> int:
@@ -111,14 +127,22 @@ class Trainer:
             return None
         return path
 
-    def _distributed_step(self, dist_batch, with_norms=True):
-        per_replica = self.strategy.run(self._replica_step, args=(dist_batch, with_norms))
+    def train_step(self, dist_batch, with_norms: bool = True) -> dict:
+        """One step (a tf.function per (with_norms, adversarial) pair); the adversarial and D_W
+        updates run when step % adv_every == 0. Returns the metrics (means over replicas)."""
+        adversarial = int(self.step.numpy()) % self.config.adv_every == 0
+        return self._step_fn(dist_batch, with_norms, adversarial)
+
+    def _distributed_step(self, dist_batch, with_norms=True, adversarial=True):
+        per_replica = self.strategy.run(self._replica_step, args=(dist_batch, with_norms, adversarial))
         metrics = {k: self.strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None)
                    for k, v in per_replica.items()}
         self.step.assign_add(1)
         return metrics
 
-    def _replica_step(self, batch, with_norms):
+    def _replica_step(self, batch, with_norms, adversarial):
+        """One forward pass under one persistent tape, then up to three updates from it, all with
+        gradients at the same (pre-update) weights, as the official trainer.py l.119-257."""
         m, c = self.model, self.config
         norms = {}
 
@@ -138,48 +162,36 @@ class Trainer:
         same = 1.0 - tf.cast(cross, tf.float32)
         emb_id = m.e_id(id_img)
         lnd_attr = m.e_lnd(attr_img)
-        gen_vars = m.generator_variables
+        # official L1 of L_rec: summed over the (global) batch; per replica mean * global batch
+        l1_batch = float(c.batch_size) if c.loss.rec_l1_batch_sum else 1.0
 
-        # (1) non-adversarial update of E_attr + M
-        with tf.GradientTape() as tape:
-            z_attr = m.e_attr(attr_img)
-            ws = m.mapping(tf.concat([emb_id, z_attr], axis=-1))
+        with tf.GradientTape(persistent=True) as tape:
+            ws = m.mapping(tf.concat([emb_id, m.e_attr(attr_img)], axis=-1))
             out = G.synthesis(ws, noise_mode="const")
             l_id = losses.id_loss(emb_id, m.e_id(out))
-            l_lnd = losses.landmark_loss(lnd_attr, m.e_lnd(out), G.resolution)
-            l_rec = same * losses.reconstruction_loss(attr_img, out, c.loss.rec_ssim)
+            l_lnd = losses.landmark_loss(lnd_attr, m.e_lnd(out), c.loss.lnd_scale, c.loss.lnd_sum)
+            l_rec = same * losses.reconstruction_loss(attr_img, out, self.rec_mask, c.loss.rec_ssim,
+                                                      l1_batch)
             nonadv = c.loss.id * l_id + c.loss.lnd * l_lnd + c.loss.rec * l_rec
-            scaled = nonadv * scale
-        grads = tape.gradient(scaled, gen_vars)
-        global_norm("grad_norm_nonadv", grads)
-        self.opt_nonadv.apply_gradients(zip(grads, gen_vars))
-
-        # (2) adversarial update of E_attr + M
-        with tf.GradientTape() as tape:
-            w = m.mapping(tf.concat([emb_id, m.e_attr(attr_img)], axis=-1))
-            fake_logits = m.d_w(w if c.mapping.w_plus else w[:, 0])
-            adv = c.loss.adv * losses.generator_adv_loss(fake_logits)
-            scaled = adv * scale
-        grads = tape.gradient(scaled, gen_vars)
-        global_norm("grad_norm_adv", grads)
-        self.opt_adv.apply_gradients(zip(grads, gen_vars))
-
-        # (3) D_W update with R1 on real w
-        fake_w = tf.stop_gradient(w if c.mapping.w_plus else w[:, 0])
-        d_vars = m.d_w.trainable_variables
-        with tf.GradientTape() as tape:
-            r1, real_logits = losses.r1_penalty(m.d_w, batch["w_real"], c.discriminator.r1_gamma)
-            d_fake = m.d_w(fake_w)
-            d_loss = losses.discriminator_loss(real_logits, d_fake) + r1
-            scaled = d_loss * scale
-        grads = tape.gradient(scaled, d_vars)
-        global_norm("grad_norm_d", grads)
-        self.opt_d.apply_gradients(zip(grads, d_vars))
-
-        return {"loss_id": l_id, "loss_lnd": l_lnd, "loss_rec": l_rec, "loss_nonadv": nonadv,
-                "loss_adv": adv, "loss_d": d_loss, "r1": r1,
-                "d_real": tf.reduce_mean(real_logits), "d_fake": tf.reduce_mean(d_fake),
-                "cross_step": 1.0 - same, **norms}
+            metrics = {"loss_id": l_id, "loss_lnd": l_lnd, "loss_rec": l_rec, "loss_nonadv": nonadv,
+                       "cross_step": 1.0 - same}
+            # (1) E_attr + M on the non-adversarial loss, every step
+            updates = [("nonadv", nonadv * scale, m.generator_variables, self.opt_nonadv)]
+            if adversarial:  # (2) E_attr + M adversarial, (3) D_W with R1 on real w
+                fake_logits = m.d_w(ws if c.mapping.w_plus else ws[:, 0])
+                adv = c.loss.adv * losses.generator_adv_loss(fake_logits)
+                r1, real_logits = losses.r1_penalty(m.d_w, batch["w_real"], c.discriminator.r1_gamma)
+                d_loss = losses.discriminator_loss(real_logits, fake_logits) + r1
+                updates += [("adv", adv * scale, m.generator_variables, self.opt_adv),
+                            ("d", d_loss * scale, m.d_w.trainable_variables, self.opt_d)]
+                metrics.update(loss_adv=adv, loss_d=d_loss, r1=r1,
+                               d_real=tf.reduce_mean(real_logits), d_fake=tf.reduce_mean(fake_logits))
+        grads = [tape.gradient(scaled, variables) for _, scaled, variables, _ in updates]
+        del tape
+        for (name, _, variables, opt), g in zip(updates, grads):
+            global_norm(f"grad_norm_{name}", g)
+            opt.apply_gradients(zip(g, variables))
+        return {**metrics, **norms}
 
     # ------------------------------------------------------------------------------------------
     def run(self, until_step: int) -> dict:
@@ -203,11 +215,36 @@ class Trainer:
             if self.monitor and self.preview is not None and (step % c.image_every == 0
                                                               or step == until_step):
                 self.write_preview(step)
+            if self.validation_data is not None and c.validate_every and step % c.validate_every == 0:
+                self.validate(step)
             if step % c.checkpoint_every == 0 and step != until_step:
                 self.save()
         path = self.save()
         return {"step": int(self.step.numpy()), "metrics": {k: float(v) for k, v in metrics.items()},
                 "checkpoint": path}
+
+    def validate(self, step: int) -> dict:
+        """Mean validation metrics over the held-out batches; logged (chief), and the best
+        checkpoints updated (every worker computes the same values and takes part in saving).
+        Returns {"metrics", "improved": names of the metrics that reached a new best}."""
+        sums, n = {}, 0
+        for batch in self.validation_data():
+            for k, v in self._validation_step(batch["id"], batch["attr"]).items():
+                sums[k] = sums.get(k, 0.0) + float(v)
+            n += 1
+        metrics = {k: v / n for k, v in sums.items()}
+        improved = []
+        for name, better in (("id_to_out", lambda new, old: new > old),
+                             ("lnd_dist", lambda new, old: new < old)):
+            if better(metrics[name], float(self.best[name].numpy())):
+                self.best[name].assign(metrics[name])
+                self.best_managers[name].save(checkpoint_number=step)
+                improved.append(name)
+        if not self.chief:
+            shutil.rmtree(self.manager.directory, ignore_errors=True)
+        if self.monitor:
+            self.monitor.validation(step, metrics, improved)
+        return {"metrics": metrics, "improved": improved}
 
     def write_preview(self, step: int):
         """Grid of id | attr | out (cross pairs) for the fixed preview batch (chief only)."""
@@ -217,6 +254,38 @@ class Trainer:
         out = self.model(ids, attrs)["images"]
         cols = [sg.to_uint8(x).numpy() for x in (ids, attrs, out)]
         return self.monitor.image_grid(step, "id_attr_out", cols)
+
+
+def validation_metrics(model, id_img, attr_img, lnd_scale=160.0, lnd_sum=False) -> dict:
+    """Official trainer.py test() (l.264-405) on one batch of held-out pairs; batch means of:
+    cosine identity similarities (E_id) id_to_out, attr_to_out, id_to_attr; lnd_dist (L_lnd's
+    form, without its weight) between I_attr and I_out; and for I_id reconstructed from
+    (I_id, I_id): rec_mse, rec_psnr ([0, 1] units) and rec_id (id -> reconstruction similarity).
+    Outputs are clipped to the image range first, as the official code."""
+    def cos(a, b):
+        return tf.reduce_mean(tf.reduce_sum(tf.math.l2_normalize(a, -1) * tf.math.l2_normalize(b, -1), -1))
+
+    out = tf.clip_by_value(model(id_img, attr_img)["images"], -1.0, 1.0)
+    rec = tf.clip_by_value(model(id_img, id_img)["images"], -1.0, 1.0)
+    emb_id, emb_attr, emb_out = model.e_id(id_img), model.e_id(attr_img), model.e_id(out)
+    x, y = id_img * 0.5 + 0.5, rec * 0.5 + 0.5
+    return {"id_to_out": cos(emb_id, emb_out), "attr_to_out": cos(emb_attr, emb_out),
+            "id_to_attr": cos(emb_id, emb_attr),
+            "lnd_dist": losses.landmark_loss(model.e_lnd(attr_img), model.e_lnd(out), lnd_scale, lnd_sum),
+            "rec_mse": tf.reduce_mean(tf.square(x - y)),
+            "rec_psnr": tf.reduce_mean(tf.image.psnr(x, y, 1.0)),
+            "rec_id": cos(emb_id, model.e_id(rec))}
+
+
+def validation_data_for(dataset_dir, batch: int, num_batches: int) -> Callable:
+    """Trainer's `validation_data`: () -> `num_batches` batches {"id", "attr"} of held-out images,
+    consecutive records in stored order (the same pairs at every validation)."""
+    from idd_tf import data
+
+    def fn():
+        ds = data.make_dataset(dataset_dir, 2 * batch, seed=0, shuffle_buffer=0).take(num_batches)
+        return ds.map(lambda b: {"id": b["image"][:batch], "attr": b["image"][batch:]})
+    return fn
 
 
 def dataset_fn_for(dataset_dir, global_batch: int, seed: int, shuffle_buffer: int):

@@ -4,7 +4,11 @@
     python scripts/train.py --preset ffhq256 --stylegan PKL --vggface2 resnet50.h5 \\
         --inception inception_v3_notop.h5 --landmarks lnd.weights.h5 --dataset data/ffhq256
     python scripts/train.py --resume runs/00003-tiny         # continue exactly where it stopped
-    python scripts/train.py --preset ffhq1024 --dry_run      # print the resolved config only
+    python scripts/train.py --preset ffhq1024 --dry_run      # print the resolved config, or what is missing
+
+Real presets refuse to start (before any work) while a weight file is missing: a random-init
+StyleGAN, E_id, E_attr or E_lnd is only allowed where the config says so (`allow_random_encoders`:
+the tiny test preset, or an explicit --allow_random_encoders).
 
 Each run gets a new numbered directory under --run_root holding config.json, checkpoints/,
 logs/ (TensorBoard), images/ and, for a random StyleGAN, the StyleGAN itself (stylegan/).
@@ -13,7 +17,6 @@ Nothing is ever deleted or overwritten; nothing prompts.
 
 import json
 import os
-import re
 import sys
 from pathlib import Path
 
@@ -35,16 +38,11 @@ flags.DEFINE_string("vggface2", None, "VGGFace2 ResNet-50 .h5 (WeidiXie or keras
 flags.DEFINE_string("inception", None, "ImageNet InceptionV3 notop .h5")
 flags.DEFINE_string("landmarks", None, "landmark network (.weights.h5 from train_landmarks.py, .keras/.h5 or SavedModel)")
 flags.DEFINE_string("dataset", None, "generated dataset directory (generated there if missing)")
+flags.DEFINE_bool("allow_random_encoders", None, "allow random-init StyleGAN / E_id / E_attr / E_lnd "
+                  "where weight files are missing (default: the preset's; only tiny allows them)")
 flags.DEFINE_enum("strategy", "default", ["default", "mirrored", "multiworker"],
                   "tf.distribute strategy: one device, all local devices, or several hosts (TF_CONFIG)")
 flags.DEFINE_multi_string("set", [], "any config field, e.g. --set loss.id=2 --set mapping.w_plus=true")
-
-
-def _parse_value(text):
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return text
 
 
 def resolve_config():
@@ -54,39 +52,39 @@ def resolve_config():
         if not path.is_file():
             raise FileNotFoundError(f"--resume {FLAGS.resume}: no config.json there")
         config = cfg.TrainConfig.from_dict(json.loads(path.read_text()))
-        return config.replace(steps=FLAGS.steps) if FLAGS.steps else config
+        changes = {"steps": FLAGS.steps} if FLAGS.steps else {}
+        if FLAGS.allow_random_encoders is not None:
+            changes["allow_random_encoders"] = FLAGS.allow_random_encoders
+        return config.replace(**changes)
     config = cfg.TRAIN_PRESETS[FLAGS.preset]
     changes = {}
     for flag, key in (("steps", "steps"), ("batch_size", "batch_size"), ("seed", "seed"),
                       ("stylegan", "stylegan_weights"), ("vggface2", "id_encoder.weights"),
                       ("inception", "attr_encoder.weights"), ("landmarks", "landmarks.weights"),
-                      ("dataset", "dataset")):
+                      ("dataset", "dataset"), ("allow_random_encoders", "allow_random_encoders")):
         if getattr(FLAGS, flag) is not None:
             changes[key] = getattr(FLAGS, flag)
-    for item in FLAGS.set:
-        key, _, value = item.partition("=")
-        changes[key.strip()] = _parse_value(value)
-    config = config.replace(**changes)
-    for what, path in (("--stylegan", config.stylegan_weights), ("--vggface2", config.id_encoder.weights),
-                       ("--inception", config.attr_encoder.weights), ("--landmarks", config.landmarks.weights)):
+    changes.update(cfg.parse_overrides(FLAGS.set))
+    return config.replace(**changes)
+
+
+def preflight_problems(config) -> list[str]:
+    """Why `config` must not start: weight files given but absent, and, unless
+    `allow_random_encoders` (tiny; or --allow_random_encoders), every pretrained network without
+    weights (it would be random-init silently). Each names its flag and config field."""
+    needed = [("--stylegan", "stylegan_weights", config.stylegan_weights, "StyleGAN (NVIDIA pickle or converted dir)"),
+              ("--vggface2", "id_encoder.weights", config.id_encoder.weights, "E_id (VGGFace2 ResNet-50 .h5)"),
+              ("--landmarks", "landmarks.weights", config.landmarks.weights, "E_lnd (train_landmarks.py output)")]
+    if config.attr_encoder.arch == "inception_v3":  # arch "tiny" has no pretrained weights
+        needed.insert(2, ("--inception", "attr_encoder.weights", config.attr_encoder.weights,
+                          "E_attr (ImageNet InceptionV3 notop .h5)"))
+    problems = []
+    for flag, field, path, what in needed:
         if path and not Path(path).exists():
-            raise FileNotFoundError(f"{what} {path}: no such file or directory")
-    if config.stylegan_weights is None and FLAGS.preset != "tiny":
-        raise ValueError(f"preset {FLAGS.preset} trains on a real StyleGAN: pass --stylegan PKL")
-    return config
-
-
-def new_run_dir(root: Path, preset: str) -> Path:
-    root.mkdir(parents=True, exist_ok=True)
-    nums = [int(m.group(1)) for p in root.iterdir() if (m := re.match(r"(\d{5})-", p.name))]
-    for n in range(max(nums, default=-1) + 1, 100_000):
-        run = root / f"{n:05d}-{preset}"
-        try:
-            run.mkdir()
-            return run
-        except FileExistsError:
-            continue
-    raise RuntimeError(f"no free run number under {root}")
+            problems.append(f"{flag} {path}: no such file or directory ({field})")
+        elif not path and not config.allow_random_encoders:
+            problems.append(f"{what}: no weights ({field}); pass {flag} FILE")
+    return problems
 
 
 def main(argv):
@@ -95,6 +93,11 @@ def main(argv):
         config = resolve_config()
     except (FileNotFoundError, ValueError, KeyError) as e:
         logging.error("%s", e)
+        sys.exit(1)
+    problems = preflight_problems(config)  # before any work: no run directory, no dataset
+    if problems:
+        logging.error("refusing to train on random networks / missing files:\n  %s\n(random weights "
+                      "are for tests: --allow_random_encoders)", "\n  ".join(problems))
         sys.exit(1)
     print(json.dumps(config.to_dict(), indent=2))
     if FLAGS.dry_run:
@@ -128,6 +131,7 @@ def main(argv):
         logging.error("--strategy multiworker needs --run_dir (the same on every worker)")
         sys.exit(1)
     else:
+        from idd_tf.data import new_run_dir
         run_dir = new_run_dir(Path(FLAGS.run_root), FLAGS.preset)
     logging.info("run directory: %s", run_dir)
 
@@ -150,6 +154,8 @@ def main(argv):
     config = config.replace(stylegan=G.config.to_dict())
     if config.dataset is None:
         config = config.replace(dataset=str(run_dir / "dataset"))
+    if config.validate_every and config.validation_dataset is None:
+        config = config.replace(validation_dataset=str(config.dataset).rstrip("/") + "-val")
     if chief and not (run_dir / "config.json").exists():
         data.atomic_write_bytes(run_dir / "config.json", (json.dumps(config.to_dict(), indent=2) + "\n").encode())
 
@@ -161,6 +167,17 @@ def main(argv):
         logging.info("generating %d images into %s (resumable)", config.dataset_size, config.dataset)
         data.generate_dataset(G, config.dataset, config.dataset_size, config.shard_size,
                               config.truncation_psi, config.truncation_cutoff, config.seed)
+    validation_data = None
+    if config.validate_every:  # held-out images: the same generator, another seed
+        if not (Path(config.validation_dataset) / data.MANIFEST).exists():
+            # small: every worker writes all of it (identical records, atomic files), no waiting
+            logging.info("generating %d held-out images into %s", config.validation_size,
+                         config.validation_dataset)
+            data.generate_dataset(G, config.validation_dataset, config.validation_size,
+                                  config.shard_size, config.truncation_psi, config.truncation_cutoff,
+                                  config.seed + config.validation_seed_offset)
+        validation_data = trainer.validation_data_for(config.validation_dataset, config.batch_size,
+                                                      config.validate_batches)
     meta = data.read_manifest(config.dataset)
     if meta["resolution"] != G.resolution:
         logging.error("dataset %s is %dpx but the StyleGAN is %dpx", config.dataset,
@@ -175,7 +192,7 @@ def main(argv):
     with strategy.scope():
         net = model.IDDModel(config, G)
     mon = monitor.Monitor(run_dir, enabled=chief)
-    tr = trainer.Trainer(net, dataset_fn, config, run_dir, mon, preview, strategy)
+    tr = trainer.Trainer(net, dataset_fn, config, run_dir, mon, preview, strategy, validation_data)
     start = tr.restore()
     if start:
         logging.info("resumed at step %d", start)

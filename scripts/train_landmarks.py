@@ -5,9 +5,12 @@
 
 Labels come from dlib's shape_predictor_68_face_landmarks (shipped by face-recognition-models,
 offline): on generated / FFHQ-aligned images with the canonical FFHQ face box, on other photos
-(--detect) with dlib's face detector (images without a face are skipped and counted). Writes
-OUT/landmarks.weights.h5 and OUT/landmarks.json into a new directory; train with
---landmarks OUT/landmarks.weights.h5 (the JSON's input_size/base_filters must match the config).
+(--detect) with dlib's face detector (images without a face are skipped and counted). A seeded
+random --val_fraction of the labelled faces is held out (never trained on); the net's NME against
+dlib on them (mean point-to-point error / outer-eye-corner distance, 300-W) is printed and written
+to OUT/metrics.json with the held-out images. Writes OUT/landmarks.weights.h5, OUT/landmarks.json
+and OUT/metrics.json into a new directory; train with --landmarks OUT/landmarks.weights.h5 (the
+JSON's input_size/base_filters must match the config).
 """
 
 import json
@@ -30,10 +33,12 @@ flags.DEFINE_integer("base_filters", 32, "network width")
 flags.DEFINE_integer("epochs", 30, "training epochs")
 flags.DEFINE_integer("batch_size", 16, "batch size")
 flags.DEFINE_float("lr", 1e-3, "Adam learning rate")
-flags.DEFINE_integer("seed", 0, "seed")
+flags.DEFINE_integer("seed", 0, "seed (initialisation, held-out split)")
+flags.DEFINE_float("val_fraction", 0.1, "fraction of the labelled faces held out for the NME (never trained on)")
 
 
 def load_images():
+    """[(name, HWC uint8)]: name = the dataset example index, or the file name."""
     from idd_tf import data
     if bool(FLAGS.dataset) == bool(FLAGS.images):
         raise ValueError("give exactly one of --dataset or --images")
@@ -42,7 +47,7 @@ def load_images():
         limit = min(FLAGS.max_images, data.read_manifest(FLAGS.dataset)["num_images"])
         out = []
         for batch in data.make_dataset(FLAGS.dataset, 1, shuffle_buffer=0):
-            out.append(stylegan.to_uint8(batch["image"]).numpy()[0])
+            out.append((int(batch["index"][0]), stylegan.to_uint8(batch["image"]).numpy()[0]))
             if len(out) >= limit:
                 break
         return out
@@ -50,7 +55,7 @@ def load_images():
                    if p.suffix.lower() in (".png", ".jpg", ".jpeg"))[:FLAGS.max_images]
     if not files:
         raise FileNotFoundError(f"no .png/.jpg images in {FLAGS.images}")
-    return [data.load_image(p) for p in files]
+    return [(p.name, data.load_image(p)) for p in files]
 
 
 def main(argv):
@@ -58,18 +63,21 @@ def main(argv):
     import numpy as np
     from tqdm import tqdm
 
-    from idd_tf import config, data, encoders, faces
+    from idd_tf import config, data, encoders, faces, metrics
     out = Path(FLAGS.out)
     if out.exists():
         logging.error("%s exists; choose a new output directory", out)
+        sys.exit(1)
+    if not 0 < FLAGS.val_fraction < 1:
+        logging.error("--val_fraction must be in (0, 1), got %s", FLAGS.val_fraction)
         sys.exit(1)
     try:
         images = load_images()
     except (ValueError, FileNotFoundError) as e:
         logging.error("%s", e)
         sys.exit(1)
-    xs, ys, skipped = [], [], 0
-    for img in tqdm(images, desc="dlib landmarks", unit="img"):
+    xs, ys, names, skipped = [], [], [], 0
+    for name, img in tqdm(images, desc="dlib landmarks", unit="img"):
         if img.shape[0] != img.shape[1]:
             logging.warning("skipping a non-square image (%s)", img.shape)
             skipped += 1
@@ -82,20 +90,40 @@ def main(argv):
         small = data.resize_square(img, FLAGS.input_size)
         xs.append((small.astype(np.float32) - 127.5) / 127.5)
         ys.append(pts / img.shape[0])
-    if not xs:
-        logging.error("no usable face images (%d skipped)", skipped)
+        names.append(name)
+    num_val = max(1, int(round(FLAGS.val_fraction * len(xs))))
+    if len(xs) - num_val < 1:
+        logging.error("%d usable face images (%d skipped): too few to train and hold out %d",
+                      len(xs), skipped, num_val)
         sys.exit(1)
+    xs, ys = np.stack(xs), np.stack(ys)
+    order = np.random.default_rng(FLAGS.seed).permutation(len(xs))
+    val, train = np.sort(order[:num_val]), np.sort(order[num_val:])
     cfg = config.LandmarkConfig(input_size=FLAGS.input_size, base_filters=FLAGS.base_filters)
-    result = encoders.fit_landmark_net(np.stack(xs), np.stack(ys), cfg, FLAGS.epochs, FLAGS.batch_size, FLAGS.lr, FLAGS.seed)
+    result = encoders.fit_landmark_net(xs[train], ys[train], cfg, FLAGS.epochs, FLAGS.batch_size,
+                                       FLAGS.lr, FLAGS.seed)
+    predict = lambda idx: result["model"].predict(xs[idx], batch_size=64, verbose=0)  # noqa: E731
+    mean_shape = np.broadcast_to(ys[train].mean(0), ys[val].shape)
+    scores = {"nme_val": metrics.nme(predict(val), ys[val]), "nme_train": metrics.nme(predict(train), ys[train]),
+              "nme_val_mean_shape": metrics.nme(mean_shape, ys[val]),
+              "train_images": int(len(train)), "val_images": int(len(val)),
+              "definition": "mean over images of the mean L2 error of the 68 points / distance of the "
+                            "reference's outer eye corners (points 36, 45); reference: dlib",
+              "val_items": [names[i] for i in val]}
     tmp = out.with_name(f".{out.name}.tmp")
     tmp.mkdir(parents=True)
     result["model"].save_weights(tmp / "landmarks.weights.h5")
     summary = {"input_size": cfg.input_size, "base_filters": cfg.base_filters, "images": len(xs),
                "skipped": skipped, "mse_first_epoch": result["loss_first"],
                "mse_last_epoch": result["loss_last"], "labels": "dlib shape_predictor_68_face_landmarks",
-               "boxes": "detected" if FLAGS.detect else "FFHQ canonical"}
+               "boxes": "detected" if FLAGS.detect else "FFHQ canonical",
+               **{k: scores[k] for k in ("nme_val", "nme_train", "train_images", "val_images")}}
     (tmp / "landmarks.json").write_text(json.dumps(summary, indent=2) + "\n")
+    (tmp / "metrics.json").write_text(json.dumps(scores, indent=2) + "\n")
     os.replace(tmp, out)
+    print(f"E_lnd NME vs dlib on {len(val)} held-out images: {scores['nme_val']:.4f} "
+          f"(training images: {scores['nme_train']:.4f}; mean training shape: "
+          f"{scores['nme_val_mean_shape']:.4f}) -> {out / 'metrics.json'}")
     print(json.dumps(summary))
 
 

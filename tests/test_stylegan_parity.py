@@ -96,8 +96,9 @@ def test_tf_function_parity(official_networks, reference):
 
 def test_dlatent_avg_and_noise_buffers_loaded(official_networks, reference):
     Gs = official_networks["Gs"]
-    # truncation with psi=0 on every layer yields exactly dlatent_avg
-    w = Gs.truncate(reference["dlatents"], 0.0, None).numpy()
+    # truncation with psi=0 on every layer yields exactly dlatent_avg (cutoff None would disable
+    # truncation, as in NVIDIA's G_style)
+    w = Gs.truncate(reference["dlatents"], 0.0, Gs.num_layers).numpy()
     assert np.allclose(w, np.broadcast_to(Gs.dlatent_avg.numpy(), w.shape))
     assert np.abs(Gs.dlatent_avg.numpy()).max() > 0
     # stored noise is what NVIDIA used: 'random' noise gives a different image

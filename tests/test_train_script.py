@@ -80,11 +80,12 @@ def test_kill_and_resume_matches_uninterrupted(default_run):
 
 
 def test_dry_run_and_bad_options(tmp_path):
-    proc = run_script("scripts/train.py", "--preset", "ffhq1024", "--stylegan", ROOT / "README.md",
-                      "--dry_run", "--run_root", tmp_path)
+    stand_in = ROOT / "README.md"  # the dry run checks that the files exist, it does not read them
+    proc = run_script("scripts/train.py", "--preset", "ffhq1024", "--stylegan", stand_in, "--vggface2", stand_in,
+                      "--inception", stand_in, "--landmarks", stand_in, "--dry_run", "--run_root", tmp_path)
     assert proc.returncode == 0, proc.stderr
     cfg = json.loads(proc.stdout)
-    assert cfg["batch_size"] == 2 and cfg["optim"]["lr_nonadv"] == 5e-6
+    assert cfg["batch_size"] == 2 and cfg["optim"]["lr_nonadv"] == 1e-5  # official trainer.py at 1024
     assert not any(tmp_path.iterdir())
     proc = run_script("scripts/train.py", "--vggface2", tmp_path / "nope.h5", "--run_root", tmp_path)
     assert proc.returncode == 1 and "nope.h5: no such file" in proc.stderr
@@ -105,7 +106,7 @@ def test_train_landmarks_distils_dlib_and_feeds_training(default_run, tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
     assert summary["images"] == 96 and summary["mse_last_epoch"] < 0.5 * summary["mse_first_epoch"]
-    assert sorted(p.name for p in out.iterdir()) == ["landmarks.json", "landmarks.weights.h5"]
+    assert sorted(p.name for p in out.iterdir()) == ["landmarks.json", "landmarks.weights.h5", "metrics.json"]
     # The distilled net approximates dlib on an image it was trained on.
     enc = encoders.LandmarkEncoder(LandmarkConfig(input_size=32, base_filters=8,
                                                   weights=str(out / "landmarks.weights.h5")))

@@ -1,0 +1,63 @@
+"""Speed of one full StyleGAN v1 training iteration (D with R1, Gs EMA, G; style mixing, random noise).
+
+Config of the toy-world issue: 64 px, fmap_base 1024, fmap_max 64, latent 128, batch 32
+(`idd_tf.config.GAN_PRESETS["toy"]`). Target: >= 1.3x NVIDIA's own TF1 graph on the same machine
+(24 images/s on the 2-core CI CPU, i.e. >= 31 images/s).
+
+    python benchmarks/bench_gan_train_step.py [--steps 5] [--r1_interval 1] [--batch 32]
+
+Measured on the 2-core CI CPU, 2026-11-25, while several other training and test jobs shared it
+(load average 6-10), so the absolute numbers are far below what an idle machine gives and the
+target could not be checked; only back-to-back comparisons are meaningful:
+
+    full iteration, r1_interval 1 (NVIDIA v1), op determinism on     3.6 images/s  (load ~6)
+    full iteration, r1_interval 1, op determinism off                 3.7 images/s
+    full iteration, r1_interval 4 (lazy R1, the toy preset)           5.0 images/s
+    D forward + R1 double-backward, batch 32 (the costliest part), unfused conv+downscale
+    layers below 128 px run as the equivalent strided conv with the folded 4x4 kernel
+    (`config.STRIDED_DOWN_MIN_RES`): 2.2 s -> 1.37 s per call (-38%), same maths, NVIDIA
+    parity tests unchanged. XLA (`jit_compile`) was 2.2x slower than tf.function here.
+
+To do: measure on an idle machine against NVIDIA's TF1 graph (issue: 24 images/s; target 31).
+"""
+
+import argparse
+import os
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def run(steps: int, r1_interval: int, batch: int, deterministic: bool) -> float:
+    import tensorflow as tf
+
+    from idd_tf import config as cfg
+    from idd_tf import gan_training
+    if deterministic:
+        tf.config.experimental.enable_op_determinism()
+    c = cfg.GAN_PRESETS["toy"].replace(r1_interval=r1_interval, batch_size=batch)
+    nets = gan_training.build_networks(c)
+    trainer = gan_training.GANTrainer(nets["G"], nets["D"], nets["Gs"], c)
+    reals = gan_training.toy_source(c.stylegan.resolution)(0, batch)
+    for _ in range(max(2, r1_interval + 1)):  # trace both step variants
+        trainer.train_step(reals)
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        trainer.train_step(reals)
+    return steps * batch / (time.perf_counter() - t0)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--steps", type=int, default=5)
+    p.add_argument("--r1_interval", type=int, default=1)
+    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--no_determinism", action="store_true")
+    a = p.parse_args()
+    rate = run(a.steps, a.r1_interval, a.batch, not a.no_determinism)
+    print(f"StyleGAN train iteration, 64px toy config, batch {a.batch}, r1_interval {a.r1_interval}: "
+          f"{rate:.1f} images/s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,331 @@
+"""StyleGAN v1 training in TF2 with NVIDIA's recipe, on the project's Keras G / D / Gs.
+
+Follows NVlabs/stylegan `training/loss.py` (G_logistic_nonsaturating, D_logistic_simplegp with
+R1), `training/training_loop.py` (per iteration: D step and the Gs update, then the G step; Gs is
+an exponential moving average of G with beta = 0.5 ** (minibatch / (G_smoothing_kimg * 1000)),
+non-trainable variables such as dlatent_avg and the noise buffers copied as they are) and
+`training/networks_stylegan.py` G_style in training mode (dlatent_avg tracked with beta 0.995 on
+every training forward pass, style mixing with one random crossover per minibatch, fresh noise,
+no truncation). The resolution is fixed (NVIDIA's `lod` = 0 from the start, no progressive
+growing): at the toy world's 64 px that is simpler and about as fast on a CPU.
+
+Every random number of step s (latents, noise, mixing) is a stateless function of (seed, s), and
+the real images of step s are a function of the image counter, so a run resumed from a checkpoint
+repeats the uninterrupted run exactly (given deterministic TF ops).
+
+NVIDIA's losses are per-sample vectors whose gradient TF1 takes as the gradient of their SUM over
+the minibatch; the same is done here (Adam makes the scale nearly irrelevant, but it is the recipe).
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from idd_tf import stylegan as sg
+from idd_tf.config import GANTrainConfig
+
+
+def _weights_by_key(model) -> dict[str, tf.Variable]:
+    prefix = model.name + "/"
+    return {(v.path[len(prefix):] if v.path.startswith(prefix) else v.path): v for v in model.weights}
+
+
+def _weights_checkpoint(model) -> tf.train.Checkpoint:
+    """A checkpoint node holding every variable of `model` under its weight key."""
+    return tf.train.Checkpoint(**{k.replace("/", "."): v for k, v in _weights_by_key(model).items()})
+
+
+def gs_beta(batch_size: int, smoothing_kimg: float) -> float:
+    """NVIDIA's Gs EMA coefficient: the average's half-life is `smoothing_kimg` thousand images."""
+    return 0.5 ** (batch_size / (smoothing_kimg * 1000.0)) if smoothing_kimg > 0 else 0.0
+
+
+def copy_weights(src, dst) -> None:
+    """dst := src, variable by variable (same architecture, matched by path)."""
+    s, d = _weights_by_key(src), _weights_by_key(dst)
+    if set(s) != set(d):
+        raise ValueError(f"{src.name} and {dst.name} have different variables")
+    for k, v in d.items():
+        v.assign(s[k])
+
+
+def g_loss_nonsaturating(fake_scores):
+    """G_logistic_nonsaturating: softplus(-D(G(z))) per sample."""
+    return tf.nn.softplus(-fake_scores)
+
+
+def d_loss_logistic(real_scores, fake_scores):
+    """The logistic part of D_logistic_simplegp per sample: softplus(D(fake)) + softplus(-D(real))."""
+    return tf.nn.softplus(fake_scores) + tf.nn.softplus(-real_scores)
+
+
+def r1_penalty(real_grads):
+    """||dD(x)/dx||^2 per sample (multiply by gamma / 2)."""
+    return tf.reduce_sum(tf.square(real_grads), axis=[1, 2, 3])
+
+
+def _used(grads, variables):
+    """(grad, var) pairs of the variables the loss reaches (the ToRGB/FromRGB layers of the other
+    lods exist only so weights round-trip, as in NVIDIA's pickles; they get no gradient)."""
+    return [(g, v) for g, v in zip(grads, variables) if g is not None]
+
+
+class GANTrainer:
+    """One NVIDIA training iteration per `train_step(reals, step)`; owns the optimizers and counters.
+
+    `reals`: uint8 NHWC [B, R, R, C] (converted to NVIDIA's [-1, 1]). Returns a dict of metrics:
+    loss_g, loss_d, r1 (mean R1 penalty, 0 on lazy steps), real/fake scores, gs_beta.
+    `checkpoint` holds G, D, Gs, both optimizers, the iteration counter and the image counter.
+    """
+
+    def __init__(self, G: sg.StyleGAN, D: sg.Discriminator, Gs: sg.StyleGAN, config: GANTrainConfig):
+        self.G, self.D, self.Gs, self.config = G, D, Gs, config
+        c = config
+        self.g_opt = keras.optimizers.Adam(c.g_lr, beta_1=c.beta1, beta_2=c.beta2, epsilon=c.epsilon)
+        self.d_opt = keras.optimizers.Adam(c.d_lr, beta_1=c.beta1, beta_2=c.beta2, epsilon=c.epsilon)
+        self.g_opt.build(G.trainable_variables)
+        self.d_opt.build(D.trainable_variables)
+        self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+        self.nimg = tf.Variable(0, dtype=tf.int64, trainable=False, name="nimg")
+        self.beta = gs_beta(c.batch_size, c.g_smoothing_kimg)
+        g, gs = _weights_by_key(G), _weights_by_key(Gs)
+        if set(g) != set(gs):
+            raise ValueError("G and Gs must have the same architecture")
+        self._ema_pairs = [(g[k], gs[k], g[k].trainable) for k in sorted(g)]
+        # Every weight by name: Keras 3 layers kept in lists/dicts (the synthesis layers, ToRGB,
+        # FromRGB) are not reached by tf.train.Checkpoint's object graph, and Gs, which no
+        # optimizer references, would silently not be saved at all.
+        self.checkpoint = tf.train.Checkpoint(
+            G=_weights_checkpoint(G), D=_weights_checkpoint(D), Gs=_weights_checkpoint(Gs),
+            g_opt=self.g_opt, d_opt=self.d_opt, step=self.step, nimg=self.nimg)
+        self._steps = {True: tf.function(lambda r, s: self._step(r, s, True)),
+                       False: tf.function(lambda r, s: self._step(r, s, False))}
+
+    # -- G in training mode (G_style with is_training=True) -------------------------------------
+    def _generate(self, seeds):
+        """seeds: [3, 2] stateless seeds (latents, mixing, noise) -> fake images [B, R, R, C]."""
+        c, G = self.config, self.G
+        batch, layers = c.batch_size, G.num_layers
+        z = tf.random.stateless_normal([batch, G.latent_size], seed=seeds[0])
+        ws = G.mapping(z)
+        if c.dlatent_avg_beta < 1:
+            batch_avg = tf.reduce_mean(ws[:, 0], axis=0)
+            G.dlatent_avg.assign(batch_avg + (G.dlatent_avg - batch_avg) * c.dlatent_avg_beta)
+        if c.style_mixing_prob > 0:
+            mix = tf.random.experimental.stateless_split(seeds[1], 3)
+            ws2 = G.mapping(tf.random.stateless_normal([batch, G.latent_size], seed=mix[0]))
+            use = tf.random.stateless_uniform([], seed=mix[1]) < c.style_mixing_prob
+            cross = tf.random.stateless_uniform([], seed=mix[2], minval=1, maxval=layers, dtype=tf.int32)
+            cutoff = tf.where(use, cross, layers)
+            idx = tf.range(layers)[None, :, None]
+            ws = tf.where(idx < cutoff, ws, ws2)
+        noise_seeds = tf.random.experimental.stateless_split(seeds[2], layers)
+        noise = [tf.random.stateless_normal([batch, 2 ** (i // 2 + 2), 2 ** (i // 2 + 2), 1],
+                                            seed=noise_seeds[i]) for i in range(layers)]
+        return G.synthesis(ws, noise=noise)
+
+    def _step(self, reals, step, with_r1: bool):
+        c = self.config
+        seeds = tf.random.experimental.stateless_split(
+            tf.stack([tf.constant(c.seed, tf.int64), step]), 6)
+        reals = sg.from_uint8(reals)
+        # D step (D_logistic_simplegp), R1 on the reals.
+        fakes = self._generate(seeds[0:3])
+        with tf.GradientTape() as tape:
+            if with_r1:
+                with tf.GradientTape() as r1_tape:
+                    r1_tape.watch(reals)
+                    real_scores = self.D(reals)
+                    real_sum = tf.reduce_sum(real_scores)
+                real_grads = r1_tape.gradient(real_sum, reals)
+                r1 = r1_penalty(real_grads)
+            else:
+                real_scores = self.D(reals)
+                r1 = tf.zeros([c.batch_size])
+            fake_scores = self.D(fakes)
+            gamma = c.r1_gamma * c.r1_interval
+            d_loss = d_loss_logistic(real_scores[:, 0], fake_scores[:, 0]) + r1 * (gamma * 0.5)
+            d_total = tf.reduce_sum(d_loss)
+        d_grads = _used(tape.gradient(d_total, self.D.trainable_variables), self.D.trainable_variables)
+        self.d_opt.apply_gradients(d_grads)
+        # Gs update (run with the D step in NVIDIA's loop, i.e. from G before its own step).
+        for src, dst, trainable in self._ema_pairs:
+            dst.assign(src + (dst - src) * self.beta if trainable else src)
+        # G step (G_logistic_nonsaturating).
+        with tf.GradientTape() as tape:
+            scores = self.D(self._generate(seeds[3:6]))
+            g_loss = g_loss_nonsaturating(scores[:, 0])
+            g_total = tf.reduce_sum(g_loss)
+        g_grads = _used(tape.gradient(g_total, self.G.trainable_variables), self.G.trainable_variables)
+        self.g_opt.apply_gradients(g_grads)
+        self.step.assign_add(1)
+        self.nimg.assign_add(c.batch_size)
+        finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(g)) for g, _ in d_grads + g_grads])
+        return {"loss_g": tf.reduce_mean(g_loss), "loss_d": tf.reduce_mean(d_loss),
+                "r1": tf.reduce_mean(r1), "score_real": tf.reduce_mean(real_scores),
+                "score_fake": tf.reduce_mean(fake_scores), "grads_finite": finite}
+
+    def train_step(self, reals) -> dict:
+        """One iteration on a uint8 batch; raises FloatingPointError on non-finite losses/gradients
+        (before anything is checkpointed: the caller's last good checkpoint stays the latest)."""
+        c = self.config
+        reals = tf.convert_to_tensor(reals)
+        if reals.shape[0] != c.batch_size:
+            raise ValueError(f"expected a batch of {c.batch_size} images, got {reals.shape[0]}")
+        step = int(self.step.numpy())
+        with_r1 = c.r1_gamma > 0 and step % c.r1_interval == 0
+        metrics = {k: v.numpy() for k, v in
+                   self._steps[with_r1](reals, tf.constant(step, tf.int64)).items()}
+        bad = [k for k in ("loss_g", "loss_d", "r1") if not np.isfinite(metrics[k])]
+        if bad or not metrics.pop("grads_finite"):
+            what = ", ".join(f"{k}={metrics[k]}" for k in bad) or "gradients"
+            raise FloatingPointError(f"StyleGAN training diverged at step {step}: non-finite {what}")
+        metrics["gs_beta"] = self.beta
+        return metrics
+
+
+def build_networks(config: GANTrainConfig, seed: int | None = None) -> dict:
+    """Fresh G, D and Gs (= a copy of G) with NVIDIA's initialisation, deterministic in `seed`."""
+    keras.utils.set_random_seed(config.seed if seed is None else seed)
+    G = sg.StyleGAN(config.stylegan, name="G")
+    D = sg.Discriminator(config.stylegan, name="D")
+    Gs = sg.StyleGAN(config.stylegan, name="Gs")
+    copy_weights(G, Gs)
+    return {"G": G, "D": D, "Gs": Gs}
+
+
+def sample_latents(config: GANTrainConfig) -> np.ndarray:
+    """The fixed latents of the sample grids (seed = config.seed + 123)."""
+    rows, cols = config.sample_grid
+    rng = np.random.RandomState(config.seed + 123)
+    return rng.randn(rows * cols, config.stylegan.latent_size).astype(np.float32)
+
+
+def sample_grid(Gs: sg.StyleGAN, z: np.ndarray, grid: tuple[int, int], psi: float = 1.0,
+                batch: int = 16) -> np.ndarray:
+    """uint8 [rows*R, cols*R, 3] grid of Gs samples with stored (constant) noise."""
+    rows, cols = grid
+    imgs = np.concatenate([sg.to_uint8(Gs(z[i:i + batch], truncation_psi=psi)).numpy()
+                           for i in range(0, len(z), batch)])
+    r = imgs.shape[1]
+    return imgs[:rows * cols].reshape(rows, cols, r, r, -1).transpose(0, 2, 1, 3, 4).reshape(
+        rows * r, cols * r, -1)
+
+
+ImageSource = Callable[[int, int], np.ndarray]
+"""(start, count) -> uint8 [count, R, R, C]: images start..start+count-1 of an endless stream."""
+
+
+def toy_source(resolution: int, seed: int = 0) -> ImageSource:
+    """Toy-world renders: image i is `toyworld.example(i, seed, resolution)` (a new person each)."""
+    from idd_tf import toyworld
+
+    def source(start, count):
+        return np.stack([toyworld.example(i, seed, resolution)["image"]
+                         for i in range(start, start + count)])
+    return source
+
+
+def folder_source(folder, resolution: int, seed: int = 0) -> ImageSource:
+    """Images of a folder (recursively), squared and resized to `resolution`; each epoch visits them
+    in a fresh order that is a pure function of (seed, epoch). Unreadable files fail loudly."""
+    from pathlib import Path
+
+    from idd_tf import data
+    files = sorted(p for p in Path(folder).rglob("*") if p.suffix.lower() in data.IMAGE_SUFFIXES)
+    if not files:
+        raise FileNotFoundError(f"no images ({', '.join(data.IMAGE_SUFFIXES)}) under {folder}")
+    n = len(files)
+
+    def source(start, count):
+        out = []
+        for i in range(start, start + count):
+            order = np.random.default_rng([seed, i // n]).permutation(n)
+            out.append(data.load_image(files[order[i % n]], resolution))
+        return np.stack(out)
+    return source
+
+
+class Prefetcher:
+    """Reads batch k+1 from an ImageSource in a background thread while step k trains."""
+
+    def __init__(self, source: ImageSource, batch_size: int, start: int):
+        from concurrent.futures import ThreadPoolExecutor
+        self.source, self.batch_size = source, batch_size
+        self._pool = ThreadPoolExecutor(1)
+        self._next = self._pool.submit(source, start, batch_size)
+        self._pos = start
+
+    def get(self) -> np.ndarray:
+        batch = self._next.result()
+        self._pos += self.batch_size
+        self._next = self._pool.submit(self.source, self._pos, self.batch_size)
+        return batch
+
+    def close(self):
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def train(trainer: GANTrainer, source: ImageSource, run_dir, total_steps: int, monitor=None,
+          snapshot: Callable[[int], None] | None = None) -> dict:
+    """The controller: restore the latest checkpoint in `run_dir/checkpoints`, train to
+    `total_steps`, log, sample, checkpoint and snapshot at the config's intervals.
+
+    Image k of the stream is always the k-th real image seen (the position is the checkpointed
+    image counter), so kill -9 + rerun continues exactly. A diverging step raises before any
+    checkpoint of it is written. Returns {"step", "nimg", "seconds", "metrics"}.
+    """
+    import json
+    import time
+    from pathlib import Path
+
+    from idd_tf import data
+    c = trainer.config
+    run_dir = Path(run_dir)
+    manager = tf.train.CheckpointManager(trainer.checkpoint, str(run_dir / "checkpoints"),
+                                         max_to_keep=c.max_checkpoints)
+    if manager.latest_checkpoint:
+        trainer.checkpoint.restore(manager.latest_checkpoint).assert_consumed()
+    step = int(trainer.step.numpy())
+    if monitor is not None:
+        monitor.message(f"{run_dir}: {'resuming at' if step else 'starting'} step {step} of "
+                        f"{total_steps} ({trainer.nimg.numpy() / 1000:.1f} kimg seen)")
+    z_grid = sample_latents(c)
+    if monitor is not None:
+        monitor.start_timer(step)
+        if step == 0:
+            rows, cols = c.sample_grid
+            reals = source(0, rows * cols)
+            r = reals.shape[1]
+            grid = reals.reshape(rows, cols, r, r, -1).transpose(0, 2, 1, 3, 4).reshape(rows * r, cols * r, -1)
+            monitor.image(0, "reals", grid)
+    prefetch = Prefetcher(source, c.batch_size, int(trainer.nimg.numpy()))
+    timing_path = run_dir / "timing.json"  # training wall time over all sessions, saved with each checkpoint
+    timing = json.loads(timing_path.read_text()) if timing_path.exists() else {"seconds": 0.0}
+    before = timing["seconds"] if timing.get("step") == step else 0.0
+    metrics, t0 = {}, time.perf_counter()
+    try:
+        while step < total_steps:
+            metrics = trainer.train_step(prefetch.get())
+            step = int(trainer.step.numpy())
+            if monitor is not None and (step % c.log_every == 0 or step == total_steps):
+                shown = {k: v for k, v in metrics.items() if k != "gs_beta"}
+                monitor.scalars(step, {**shown, "kimg": trainer.nimg.numpy() / 1000.0})
+                monitor.progress(step, total_steps, shown)
+            if monitor is not None and (step % c.sample_every == 0 or step == total_steps):
+                monitor.image(step, "fakes", sample_grid(trainer.Gs, z_grid, c.sample_grid, c.sample_psi))
+            if step % c.checkpoint_every == 0 or step == total_steps:
+                manager.save(checkpoint_number=step)
+                timing = {"seconds": before + time.perf_counter() - t0, "step": step,
+                          "nimg": int(trainer.nimg.numpy())}
+                data.atomic_write_bytes(timing_path, json.dumps(timing).encode())
+            if snapshot is not None and (step % c.snapshot_every == 0 or step == total_steps):
+                snapshot(step)
+    finally:
+        prefetch.close()
+    return {"step": step, "nimg": int(trainer.nimg.numpy()), "seconds": time.perf_counter() - t0,
+            "total_seconds": before + time.perf_counter() - t0, "metrics": metrics}

@@ -1,0 +1,145 @@
+"""Scoring against the toy world's ground truth: how well a StyleGAN covers the world.
+
+All scores use the independent evaluator's outputs (features for FID/KID, predicted factors for
+coverage), passed in as functions, so this module knows nothing about its architecture:
+
+- `features_fn(images_u8 [N, R, R, 3]) -> [N, d]` (the evaluator's feature space)
+- `factors_fn(images_u8) -> {factor name: [N]}` (the evaluator's factor predictions)
+
+The floor of every distance is the same figure for two disjoint sets of renders.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from idd_tf import metrics, toyworld
+
+
+def kid(feats_a: np.ndarray, feats_b: np.ndarray, subsets: int = 20, subset_size: int = 1000,
+        seed: int = 0) -> dict:
+    """Kernel Inception Distance (Binkowski et al. 2018): unbiased MMD^2 with the cubic polynomial
+    kernel k(x, y) = (x.y / d + 1)^3, averaged over random subsets. Returns {"mean", "std"}."""
+    a, b = np.asarray(feats_a, np.float64), np.asarray(feats_b, np.float64)
+    d = a.shape[1]
+    m = min(subset_size, len(a), len(b))
+    rng = np.random.default_rng(seed)
+    vals = []
+    for _ in range(subsets):
+        x = a[rng.choice(len(a), m, replace=False)]
+        y = b[rng.choice(len(b), m, replace=False)]
+        kxx, kyy, kxy = ((x @ x.T) / d + 1) ** 3, ((y @ y.T) / d + 1) ** 3, ((x @ y.T) / d + 1) ** 3
+        mmd = ((kxx.sum() - np.trace(kxx)) + (kyy.sum() - np.trace(kyy))) / (m * (m - 1)) \
+            - 2 * kxy.mean()
+        vals.append(mmd)
+    return {"mean": float(np.mean(vals)), "std": float(np.std(vals))}
+
+
+def wasserstein_1d(a, b) -> float:
+    """1-D Wasserstein distance between two samples (mean |quantile difference|)."""
+    a, b = np.sort(np.asarray(a, np.float64)), np.sort(np.asarray(b, np.float64))
+    q = np.linspace(0, 1, max(len(a), len(b)))
+    return float(np.mean(np.abs(np.quantile(a, q) - np.quantile(b, q))))
+
+
+def render_set(n: int, seed: int, resolution: int, batch: int = 256) -> dict:
+    """n renders (toyworld.example(i, seed)) with their true factors: {"images", "factors"}."""
+    images, factors = [], {name: [] for name in toyworld.FACTOR_NAMES}
+    for i in range(n):
+        ex = toyworld.example(i, seed, resolution)
+        images.append(ex["image"])
+        for name, value in {**ex["identity"], **ex["attributes"]}.items():
+            factors[name].append(value)
+    return {"images": np.stack(images), "factors": {k: np.asarray(v) for k, v in factors.items()}}
+
+
+def stylegan_samples(Gs, n: int, seed: int = 0, psi: float = 1.0, batch: int = 64) -> np.ndarray:
+    """n uint8 samples of a StyleGAN (z ~ N(0, I) from `seed`, random noise, truncation psi)."""
+    from idd_tf import stylegan
+    rng = np.random.RandomState(seed)
+    out = []
+    for start in range(0, n, batch):
+        z = rng.randn(min(batch, n - start), Gs.latent_size).astype(np.float32)
+        out.append(stylegan.to_uint8(Gs(z, truncation_psi=psi, noise_mode="random")).numpy())
+    return np.concatenate(out)
+
+
+def _factor_scale(name: str) -> float:
+    f = {f.name: f for f in toyworld.IDENTITY_FACTORS + toyworld.ATTRIBUTE_FACTORS}[name]
+    return float(f.high - f.low)
+
+
+def coverage(predicted: dict, prior: dict) -> dict:
+    """Per-factor 1-D Wasserstein distance between the evaluator's predictions on generated images
+    and the renderer's prior samples, in units of the prior's std (discrete factors: total
+    variation distance of the class histograms). Returns {"per_factor", "mean_continuous", "mean_discrete"}."""
+    kinds = {f.name: f.kind for f in toyworld.IDENTITY_FACTORS + toyworld.ATTRIBUTE_FACTORS}
+    per = {}
+    for name, pred in predicted.items():
+        true = np.asarray(prior[name])
+        if kinds[name] == "discrete":
+            k = int(max(true.max(), np.max(pred))) + 1
+            p = np.bincount(np.asarray(pred, int), minlength=k) / len(pred)
+            q = np.bincount(true.astype(int), minlength=k) / len(true)
+            per[name] = {"kind": "discrete", "tv": float(0.5 * np.abs(p - q).sum())}
+        else:
+            std = float(np.std(true)) or 1.0
+            per[name] = {"kind": "continuous", "w1_std": wasserstein_1d(pred, true) / std}
+    cont = [v["w1_std"] for v in per.values() if v["kind"] == "continuous"]
+    disc = [v["tv"] for v in per.values() if v["kind"] == "discrete"]
+    return {"per_factor": per, "mean_continuous": float(np.mean(cont)) if cont else None,
+            "mean_discrete": float(np.mean(disc)) if disc else None}
+
+
+def stylegan_quality(Gs, features_fn, factors_fn, n: int = 5000, seed: int = 0) -> dict:
+    """FID/KID of Gs samples vs renders and of renders vs disjoint renders (the floor), and factor
+    coverage of Gs samples and of the disjoint renders (the floor), all in the evaluator's terms."""
+    res = Gs.resolution
+    ref = render_set(n, seed + 1_000_001, res)
+    other = render_set(n, seed + 2_000_003, res)
+    fakes = stylegan_samples(Gs, n, seed)
+    f_ref, f_other, f_fake = (np.asarray(features_fn(x), np.float64)
+                              for x in (ref["images"], other["images"], fakes))
+    pred_fake, pred_other = factors_fn(fakes), factors_fn(other["images"])
+    return {
+        "n": n,
+        "fid": metrics.frechet_distance(f_fake, f_ref),
+        "fid_floor": metrics.frechet_distance(f_other, f_ref),
+        "kid": kid(f_fake, f_ref), "kid_floor": kid(f_other, f_ref),
+        "coverage": coverage(pred_fake, ref["factors"]),
+        "coverage_floor": coverage(pred_other, ref["factors"]),
+        "_predicted": pred_fake, "_prior": ref["factors"],
+    }
+
+
+def coverage_plot(predicted: dict, prior: dict, path, title: str = "") -> Path:
+    """One PNG: per factor, the histogram of the renderer's prior and of the evaluator's
+    predictions on generated images."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from idd_tf import data
+    names = list(predicted)
+    cols = 6
+    rows = -(-len(names) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * 2.4, rows * 1.9))
+    for ax, name in zip(np.ravel(axes), names):
+        true, pred = np.asarray(prior[name], float), np.asarray(predicted[name], float)
+        bins = np.linspace(min(true.min(), pred.min()), max(true.max(), pred.max()) + 1e-9, 25)
+        ax.hist(true, bins=bins, alpha=0.5, density=True, label="renderer prior")
+        ax.hist(pred, bins=bins, alpha=0.5, density=True, label="StyleGAN (evaluator)")
+        ax.set_title(name, fontsize=8)
+        ax.tick_params(labelsize=6)
+    for ax in np.ravel(axes)[len(names):]:
+        ax.axis("off")
+    np.ravel(axes)[0].legend(fontsize=6)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    import io
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90)
+    plt.close(fig)
+    return data.atomic_write_bytes(Path(path), buf.getvalue())

@@ -1,0 +1,153 @@
+"""Rebuild every shipped part of the toy world from nothing (resumable).
+
+    python scripts/build_toy_world.py                      # the real thing: hours on 2 CPU cores
+    python scripts/build_toy_world.py --quick --out /tmp/toy --work /tmp/toy_work   # minutes (tests)
+
+Steps, each skipped when its output exists and resumed from its checkpoint when interrupted:
+1. toy E_id, toy E_lnd and the independent evaluator, trained on renders
+   (`scripts/train_toy_nets.py --net all`);
+2. the toy StyleGAN, trained on renders by idd_tf's TF2 StyleGAN trainer
+   (`scripts/train_stylegan.py --preset toy`, run directory `<work>/stylegan`);
+3. its NVIDIA-format pickle copied to `<out>/stylegan_toy.pkl`, a fixed-seed sample grid, its
+   quality in the evaluator's terms (FID/KID vs renders with the render-vs-render floor, factor
+   coverage with histograms) and `MODEL_CARD_stylegan.md`.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from absl import app, flags, logging  # noqa: E402
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("out", "stylegan_weights/toy", "where the shipped parts go")
+flags.DEFINE_string("work", "toy_build", "checkpoints and run directories (resumable)")
+flags.DEFINE_bool("quick", False, "minutes-long smoke version (tiny networks, few steps)")
+flags.DEFINE_integer("quality_samples", None, "samples for FID/KID/coverage (default 5000; quick 200)")
+flags.DEFINE_bool("overwrite", False, "replace existing shipped files")
+flags.DEFINE_multi_string("stylegan_set", [], "--set options passed to train_stylegan.py")
+
+ROOT = Path(__file__).resolve().parents[1]
+PICKLE = "stylegan_toy.pkl"
+
+
+def _run(args):
+    cmd = [sys.executable, *map(str, args)]
+    logging.info("running: %s", " ".join(cmd[1:]))
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.run(cmd, cwd=ROOT, env=env)
+    if proc.returncode != 0:
+        logging.error("%s failed (exit %d); rerun this command to resume", cmd[1], proc.returncode)
+        sys.exit(proc.returncode)
+
+
+def main(argv):
+    del argv
+    out, work = Path(FLAGS.out).resolve(), Path(FLAGS.work).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    quick = ["--quick"] if FLAGS.quick else []
+    overwrite = ["--overwrite"] if FLAGS.overwrite else []
+    t0 = time.perf_counter()
+
+    from idd_tf import toynets
+    for net in toynets.NETS:  # each is skipped when shipped (its report exists), resumed otherwise
+        if FLAGS.overwrite or not (out / toynets.file_names(net)["report"]).exists():
+            _run([ROOT / "scripts" / "train_toy_nets.py", "--net", net, "--out", out,
+                  "--work_dir", work / "nets", *quick, *overwrite])
+
+    run_dir = work / "stylegan"
+    final = run_dir / "network-final.pkl"
+    if not final.exists() or FLAGS.overwrite:
+        _run([ROOT / "scripts" / "train_stylegan.py", "--preset", "quick" if FLAGS.quick else "toy",
+              "--run_dir", run_dir, *sum((["--set", s] for s in FLAGS.stylegan_set), [])])
+    target = out / PICKLE
+    if target.exists() and not FLAGS.overwrite:
+        logging.info("%s exists (pass --overwrite to replace it)", target)
+    else:
+        tmp = target.with_name(f".{target.name}.tmp")
+        shutil.copyfile(final, tmp)
+        os.replace(tmp, target)
+        stylegan_card(target, run_dir, out, FLAGS.quality_samples or (200 if FLAGS.quick else 5000),
+                      " ".join(["python scripts/build_toy_world.py", *quick]))
+    print(f"toy world in {out} ({time.perf_counter() - t0:.0f} s this session)")
+
+
+def stylegan_card(pickle_path, run_dir, out, n, command):
+
+    import idd_tf
+    from idd_tf import data, gan_training, toy_evaluation, toynets
+    from idd_tf.config import GANTrainConfig
+    config = GANTrainConfig.from_dict(json.loads((run_dir / "config.json").read_text()))
+    timing = json.loads((run_dir / "timing.json").read_text())
+    Gs = idd_tf.load_stylegan(pickle_path)
+    grid = gan_training.sample_grid(Gs, gan_training.sample_latents(config), config.sample_grid)
+    data.save_image(out / "stylegan_samples.png", grid)
+    evaluator = toynets.load_net(out, "evaluator")
+
+    def raw(images_u8):
+        return images_u8.astype("float32") / 127.5 - 1.0
+
+    def features(images_u8, batch=256):  # the evaluator's penultimate layer
+        import numpy as np
+        x = raw(images_u8)
+        return np.concatenate([evaluator.backbone(toynets.resize_input(x[i:i + batch], evaluator.input_size)).numpy()
+                               for i in range(0, len(x), batch)])
+
+    q = toy_evaluation.stylegan_quality(Gs, features, lambda u8: evaluator.predict_factors(raw(u8)), n=n)
+    toy_evaluation.coverage_plot(q.pop("_predicted"), q.pop("_prior"), out / "stylegan_coverage.png",
+                                 f"factor coverage: evaluator on {n} StyleGAN samples vs the renderer prior")
+    report = {"pickle": pickle_path.name, "bytes": pickle_path.stat().st_size, "config": config.to_dict(),
+              "steps": timing["step"], "images_seen": timing["nimg"], "train_seconds": timing["seconds"],
+              "quality": q}
+    data.atomic_write_bytes(out / "stylegan_quality.json", (json.dumps(report, indent=2) + "\n").encode())
+    cov = q["coverage"]
+    rows = "\n".join(f"| {name} | {v.get('w1_std', v.get('tv')):.3f} | "
+                     f"{q['coverage_floor']['per_factor'][name].get('w1_std', q['coverage_floor']['per_factor'][name].get('tv')):.3f} |"
+                     for name, v in cov["per_factor"].items())
+    card = f"""# Toy StyleGAN (`{pickle_path.name}`)
+
+A StyleGAN v1 ({config.stylegan.resolution} px, latent {config.stylegan.latent_size}, fmap_base
+{config.stylegan.fmap_base}, fmap_max {config.stylegan.fmap_max}) trained on toy-world renders
+(`toyworld.example(i, seed={config.seed})`) by `idd_tf.gan_training` with NVIDIA's recipe
+(non-saturating logistic G loss, logistic D loss + R1 gamma {config.r1_gamma} every
+{config.r1_interval} D step(s), Adam {config.g_lr} beta1 {config.beta1} beta2 {config.beta2}, Gs
+EMA half-life {config.g_smoothing_kimg} kimg, style mixing {config.style_mixing_prob}, fixed
+resolution). Saved in NVIDIA's pickle format ((G, D, Gs) Network states, version 3); read it with
+`idd_tf.load_stylegan` or NVIDIA's own code.
+
+- Command: `{command}` (StyleGAN step: `python scripts/train_stylegan.py --preset toy --run_dir
+  {run_dir.name}`; resumable: rerun the same command)
+- Steps: {timing['step']}, images seen: {timing['nimg']} ({timing['nimg'] / 1000:.0f} kimg),
+  training wall time: {timing['seconds'] / 3600:.2f} h on the machine it was built on
+- Size: {pickle_path.stat().st_size / 1e6:.2f} MB
+
+## Quality (evaluator feature space, {n} samples vs {n} renders; floor = two disjoint render sets)
+
+| metric | StyleGAN | floor |
+|---|---|---|
+| FID | {q['fid']:.2f} | {q['fid_floor']:.2f} |
+| KID x 1000 | {q['kid']['mean'] * 1000:.2f} +- {q['kid']['std'] * 1000:.2f} | {q['kid_floor']['mean'] * 1000:.2f} |
+| factor coverage, mean W1 / std (continuous) | {cov['mean_continuous']:.3f} | {q['coverage_floor']['mean_continuous']:.3f} |
+| factor coverage, mean TV (discrete) | {cov['mean_discrete']:.3f} | {q['coverage_floor']['mean_discrete']:.3f} |
+
+Per factor (W1 / std for continuous factors, total variation for discrete ones):
+
+| factor | StyleGAN | floor |
+|---|---|---|
+{rows}
+
+Samples (`stylegan_samples.png`, fixed seeds, no truncation) and per-factor histograms
+(`stylegan_coverage.png`) are beside this card.
+"""
+    data.atomic_write_bytes(out / "MODEL_CARD_stylegan.md", card.encode())
+    return report
+
+
+if __name__ == "__main__":
+    app.run(main)

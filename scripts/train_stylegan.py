@@ -1,0 +1,124 @@
+"""Train a StyleGAN v1 in TF2 with NVIDIA's recipe; the result is a NVIDIA-format pickle.
+
+    python scripts/train_stylegan.py                                 # the toy world's StyleGAN (64 px)
+    python scripts/train_stylegan.py --preset quick --kimg 1         # minutes-long smoke run
+    python scripts/train_stylegan.py --data photos/ --set stylegan.resolution=128 --kimg 2000
+    python scripts/train_stylegan.py --init karras2019stylegan-ffhq-1024x1024.pkl --data ffhq/ --kimg 100
+    python scripts/train_stylegan.py --resume runs_gan/00000-toy     # continue exactly (after kill -9 too)
+
+A run directory holds config.json, checkpoints/ (G, D, Gs, optimizers, step, image counter),
+logs/ (TensorBoard), images/ (reals, fixed-seed Gs samples) and NVIDIA-format pickles
+network-snapshot-<kimg>.pkl and network-final.pkl, readable by idd_tf's loader and NVIDIA's code.
+"""
+
+import json
+import math
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from absl import app, flags, logging  # noqa: E402
+
+FLAGS = flags.FLAGS
+flags.DEFINE_enum("preset", "toy", ["toy", "quick"], "configuration preset (idd_tf.config.GAN_PRESETS)")
+flags.DEFINE_string("run_root", "runs_gan", "where new run directories are created")
+flags.DEFINE_string("run_dir", None, "explicit run directory (created if missing, resumed if it holds a run)")
+flags.DEFINE_string("resume", None, "run directory to continue (its config.json is used)")
+flags.DEFINE_string("data", None, "'toy' (the toy-world renderer) or an image folder")
+flags.DEFINE_string("init", None, "start from the G, D, Gs of a NVIDIA StyleGAN v1 pickle (fine-tuning)")
+flags.DEFINE_float("kimg", None, "train until this many thousand real images have been shown")
+flags.DEFINE_integer("seed", None, "seed (initialisation, latents, noise, data order)")
+flags.DEFINE_multi_string("set", [], "any config field, e.g. --set r1_interval=4 --set stylegan.fmap_max=32")
+flags.DEFINE_bool("dry_run", False, "print the resolved config and exit")
+
+
+def resolve_config():
+    from idd_tf import config as cfg
+    if FLAGS.resume:
+        path = Path(FLAGS.resume) / "config.json"
+        if not path.is_file():
+            raise FileNotFoundError(f"--resume {FLAGS.resume}: no config.json there")
+        config = cfg.GANTrainConfig.from_dict(json.loads(path.read_text()))
+        return config.replace(total_kimg=FLAGS.kimg) if FLAGS.kimg else config
+    config = cfg.GAN_PRESETS[FLAGS.preset]
+    changes = {k: v for k, v in (("data", FLAGS.data), ("total_kimg", FLAGS.kimg), ("seed", FLAGS.seed))
+               if v is not None}
+    changes.update(cfg.parse_overrides(FLAGS.set))
+    return config.replace(**changes)
+
+
+def main(argv):
+    del argv
+    try:
+        config = resolve_config()
+    except (FileNotFoundError, ValueError, KeyError, TypeError) as e:
+        logging.error("%s", e)
+        sys.exit(1)
+    if FLAGS.dry_run:
+        print(json.dumps(config.to_dict(), indent=2))
+        return
+
+    import tensorflow as tf
+
+    import idd_tf
+    from idd_tf import config as cfg
+    from idd_tf import data, gan_training, legacy, monitor
+    from idd_tf.config import StyleGANConfig
+
+    if FLAGS.resume:
+        run_dir = Path(FLAGS.resume)
+    elif FLAGS.run_dir:
+        run_dir = Path(FLAGS.run_dir)
+        if (run_dir / "config.json").exists():  # an existing run: its own config wins
+            config = cfg.GANTrainConfig.from_dict(json.loads((run_dir / "config.json").read_text()))
+            config = config.replace(total_kimg=FLAGS.kimg) if FLAGS.kimg else config
+        run_dir.mkdir(parents=True, exist_ok=True)
+    else:
+        run_dir = data.new_run_dir(Path(FLAGS.run_root), FLAGS.preset)
+
+    fresh = not (run_dir / "checkpoints" / "checkpoint").exists()
+    logging.set_verbosity(logging.WARNING)  # TF's checkpoint-saver INFO lines
+    tf.config.experimental.enable_op_determinism()
+    try:
+        if FLAGS.init and fresh:
+            nets = legacy.load_pickle(FLAGS.init)
+            config = config.replace(stylegan=nets["config"].to_dict())
+        else:
+            nets = gan_training.build_networks(config)
+        source = (gan_training.toy_source(config.stylegan.resolution, config.seed) if config.data == "toy"
+                  else gan_training.folder_source(config.data, config.stylegan.resolution, config.seed))
+        source(0, 1)  # fail now on an empty/unreadable folder, not after building everything
+    except (idd_tf.StyleGANFormatError, FileNotFoundError, ValueError) as e:
+        logging.error("%s", e)
+        sys.exit(1)
+    if not (run_dir / "config.json").exists():
+        data.atomic_write_bytes(run_dir / "config.json",
+                                (json.dumps(config.to_dict(), indent=2) + "\n").encode())
+    assert StyleGANConfig.from_dict(config.stylegan.to_dict()) == nets["G"].config
+
+    trainer = gan_training.GANTrainer(nets["G"], nets["D"], nets["Gs"], config)
+    total_steps = math.ceil(config.total_kimg * 1000 / config.batch_size)
+    mon = monitor.Monitor(run_dir)
+
+    def snapshot(step):
+        kimg = step * config.batch_size // 1000
+        legacy.save_pickle(nets, run_dir / f"network-snapshot-{kimg:06d}.pkl", overwrite=True)
+
+    try:
+        result = gan_training.train(trainer, source, run_dir, total_steps, mon, snapshot)
+    except FloatingPointError as e:
+        logging.error("%s\nThe latest checkpoint in %s is the last good one: lower the learning "
+                      "rates (--set g_lr=... --set d_lr=...) and --resume %s", e, run_dir / "checkpoints",
+                      run_dir)
+        sys.exit(2)
+    finally:
+        mon.close()
+    final = legacy.save_pickle(nets, run_dir / "network-final.pkl", overwrite=True)
+    print(f"done: {result['step']} steps, {result['nimg'] / 1000:.1f} kimg in "
+          f"{monitor.format_duration(result['seconds'])}; pickle {final}; samples {run_dir / 'images'}")
+
+
+if __name__ == "__main__":
+    app.run(main)

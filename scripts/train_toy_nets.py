@@ -1,0 +1,325 @@
+"""Train the toy world's pretrained networks (toy E_id, toy E_lnd, the independent evaluator).
+
+    python scripts/train_toy_nets.py --net all --out stylegan_weights/toy          # the shipped nets
+    python scripts/train_toy_nets.py --net lnd --out /tmp/toy --quick              # minutes-long smoke run
+
+Training images are rendered on the fly by `idd_tf.toyworld` in a background thread
+(`toynets.RenderStream`); each net trains on its own seed's people (`toynets.SEEDS`) and is measured
+on held-out people of another seed. Resumable: checkpoints (net, margin head, optimizer, step, wall
+time, images seen) live under --work_dir/<net>; a rerun continues. Writes, per net, into --out:
+toy_<net>.weights.h5, toy_<net>.json, toy_<net>_report.json (held-out numbers) and
+MODEL_CARD_<net>.md. Existing outputs are not overwritten without --overwrite.
+"""
+
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from absl import app, flags, logging  # noqa: E402
+
+FLAGS = flags.FLAGS
+flags.DEFINE_enum("net", "all", ["id", "lnd", "evaluator", "all"], "which net(s) to train")
+flags.DEFINE_string("out", "stylegan_weights/toy", "output directory")
+flags.DEFINE_string("work_dir", "runs/toy_nets", "checkpoints (resume) live in WORK_DIR/<net>")
+flags.DEFINE_bool("quick", False, "smoke version: tiny nets, few steps, tiny held-out sets")
+flags.DEFINE_bool("overwrite", False, "replace existing output files")
+flags.DEFINE_integer("steps", None, "training steps (default: per net, see SETTINGS)")
+flags.DEFINE_integer("checkpoint_every", 100, "steps between checkpoints")
+flags.DEFINE_integer("log_every", 50, "steps between progress lines")
+
+# Per net: architecture (toynets constructor arguments), training and held-out set sizes.
+SETTINGS = {
+    "id": {"arch": {}, "steps": 1200, "batch": 64, "lr": 2e-3, "persons": 1000, "fresh": 16,
+           "window": 4096, "margin": 0.25, "scale": 24.0},
+    "lnd": {"arch": {}, "steps": 2400, "batch": 64, "lr": 2e-3, "persons": 1_000_000, "fresh": 16,
+            "window": 4096},
+    "evaluator": {"arch": {}, "steps": 3000, "batch": 64, "lr": 2e-3, "persons": 1000, "fresh": 16,
+                  "window": 4096, "margin": 0.25, "scale": 24.0, "id_weight": 0.2},
+}
+HELDOUT = {"persons": 100, "views": 4, "images": 500}
+QUICK_ARCH = {"id": {"widths": [8, 8, 8, 8], "embedding_dim": 16}, "lnd": {"base_filters": 4},
+              "evaluator": {"widths": [8, 8, 8, 8], "hidden": 16, "embedding_dim": 16, "head_hidden": 8}}
+QUICK = {"steps": 6, "batch": 8, "fresh": 4, "window": 16, "persons": 20}
+QUICK_HELDOUT = {"persons": 6, "views": 2, "images": 24}
+
+
+def settings(net):
+    s = dict(SETTINGS[net])
+    if FLAGS.quick:
+        s.update(QUICK, arch=QUICK_ARCH[net])
+    if FLAGS.steps:
+        s["steps"] = FLAGS.steps
+    return s
+
+
+def make_step_fn(net, model, head, opt, s):
+    import tensorflow as tf
+
+    from idd_tf import toynets
+
+    @tf.function
+    def step_fn(images, labels, lr):
+        opt.learning_rate.assign(lr)
+        with tf.GradientTape() as tape:
+            out = model(images, training=True)
+            logs = {}
+            if net == "id":
+                logs["id"] = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
+                    labels["person"], head(out, labels["person"])))
+                loss = logs["id"]
+            elif net == "lnd":
+                # L1 in pixels of the net's input: the NME's units up to the eye distance
+                logs["l1_px"] = tf.reduce_mean(tf.abs(out - labels["landmarks"])) * model.input_size
+                loss = logs["l1_px"]
+            else:
+                logs["continuous"] = tf.reduce_mean(tf.reduce_sum(tf.square(out["continuous"] - labels["continuous"]), -1))
+                logs["discrete"] = tf.add_n([tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
+                    labels[n], out[n])) for n in toynets.DISCRETE])
+                logs["id"] = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
+                    labels["person"], head(out["embedding"], labels["person"])))
+                logs["l1_px"] = tf.reduce_mean(tf.abs(out["landmarks"] - labels["landmarks"])) * model.input_size
+                loss = logs["continuous"] + logs["discrete"] + s["id_weight"] * logs["id"] + logs["l1_px"]
+        variables = model.trainable_variables + (head.trainable_variables if head is not None else [])
+        grads = tape.gradient(loss, variables)
+        opt.apply_gradients(zip(grads, variables))
+        return {"loss": loss, **logs}
+
+    return step_fn
+
+
+def batch_inputs(net, b):
+    import numpy as np
+
+    from idd_tf import toynets
+    labels = {"person": b["person"].astype(np.int32)}
+    if net in ("lnd", "evaluator"):
+        labels["landmarks"] = b["landmarks"]
+    if net == "evaluator":
+        labels.update(toynets.factor_targets(b["factors"]))
+    return toynets.to_float(b["images"]), labels
+
+
+def learning_rate(step, s):
+    import math
+    warm = max(1, s["steps"] // 20)
+    if step < warm:
+        return s["lr"] * (step + 1) / warm
+    t = (step - warm) / max(1, s["steps"] - warm)
+    return s["lr"] * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(t, 1.0))))
+
+
+def train(net, s):
+    """Train (or resume) `net`; returns {model, steps, images_seen, wall_s, resumed_from}."""
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    from idd_tf import toynets
+    work = Path(FLAGS.work_dir) / net
+    work.mkdir(parents=True, exist_ok=True)
+    run_settings = {"net": net, **s, "quick": FLAGS.quick}
+    settings_file = work / "settings.json"
+    if settings_file.is_file():
+        old = json.loads(settings_file.read_text())
+        if {k: v for k, v in old.items() if k != "steps"} != {k: v for k, v in run_settings.items() if k != "steps"}:
+            raise ValueError(f"{work} holds a run with other settings ({settings_file}); "
+                             "use another --work_dir or delete it")
+    settings_file.write_text(json.dumps(run_settings, indent=2) + "\n")
+    keras.utils.set_random_seed(toynets.SEEDS[net])
+    model = toynets.build_net(net, **s["arch"])
+    head = None
+    if net in ("id", "evaluator"):
+        head = toynets.CosFaceHead(s["persons"], s["scale"], s["margin"], name="cosface")
+        head.build((None, model.embedding_dim))
+    opt = keras.optimizers.Adam(s["lr"])
+    opt.build(model.trainable_variables + (head.trainable_variables if head is not None else []))
+    step_var = tf.Variable(0, dtype=tf.int64)
+    wall_var = tf.Variable(0.0, dtype=tf.float64)
+    seen_var = tf.Variable(0, dtype=tf.int64)
+    cpu_var = tf.Variable(-1.0, dtype=tf.float64)   # < 0: not recorded (a checkpoint without it)
+    ckpt = tf.train.Checkpoint(model=model, optimizer=opt, step=step_var, wall=wall_var, seen=seen_var, cpu=cpu_var,
+                               **({"head": head} if head is not None else {}))
+    manager = tf.train.CheckpointManager(ckpt, str(work / "checkpoints"), max_to_keep=1)
+    resumed_from = 0
+    if manager.latest_checkpoint:
+        ckpt.restore(manager.latest_checkpoint).assert_nontrivial_match()
+        resumed_from = int(step_var.numpy())
+        logging.info("%s: resuming from step %d (%s)", net, resumed_from, manager.latest_checkpoint)
+    step_fn = make_step_fn(net, model, head, opt, s)
+    start = int(step_var.numpy())
+    if start == 0:
+        cpu_var.assign(0.0)
+    if start < s["steps"]:
+        stream = toynets.RenderStream(toynets.SEEDS[net], s["persons"], s["batch"], s["fresh"], s["window"],
+                                      start_step=start)
+        session_t0, wall0 = time.time(), float(wall_var.numpy())
+        cpu_t0, cpu0 = time.process_time(), float(cpu_var.numpy())
+        try:
+            for step in range(start, s["steps"]):
+                images, labels = batch_inputs(net, stream.batch(step))
+                logs = step_fn(tf.constant(images), labels, tf.constant(learning_rate(step, s), tf.float32))
+                step_var.assign(step + 1)
+                seen_var.assign_add(s["batch"])
+                wall_var.assign(wall0 + time.time() - session_t0)
+                if cpu0 >= 0:
+                    cpu_var.assign(cpu0 + time.process_time() - cpu_t0)
+                done = step + 1
+                if done % FLAGS.log_every == 0 or done == s["steps"]:
+                    rate = (done - start) / max(1e-9, time.time() - session_t0)
+                    eta = (s["steps"] - done) / max(rate, 1e-9)
+                    logging.info("%s step %d/%d  %s  %.2f steps/s  elapsed %.0fs  ETA %.0fs", net, done,
+                                 s["steps"], "  ".join(f"{k} {float(v):.4f}" for k, v in logs.items()),
+                                 rate, float(wall_var.numpy()), eta)
+                if done % FLAGS.checkpoint_every == 0 or done == s["steps"]:
+                    manager.save(checkpoint_number=done)
+        finally:
+            stream.close()
+    return {"model": model, "steps": int(step_var.numpy()), "images_seen": int(seen_var.numpy()),
+            "wall_s": float(wall_var.numpy()), "cpu_s": float(cpu_var.numpy()) if cpu_var.numpy() >= 0 else None,
+            "resumed_from": resumed_from}
+
+
+WHAT = {"id": "the toy world E_id (stands in for the VGGFace2 ResNet-50)",
+        "lnd": "the toy world E_lnd (stands in for the landmark network)",
+        "evaluator": "the independent toy evaluator (stands in for ArcFace / dlib; evaluation only)"}
+ARCHITECTURE = {
+    "id": "small residual CNN: stride-2 3x3 stem, one residual block (two 3x3 conv+BN) per width "
+          "(stride 2 after the first), 1x1 squeeze to 32, flatten 4x4, Dense, L2 normalisation",
+    "lnd": "`idd_tf.encoders.landmark_net` (the project's E_lnd): per halving two 3x3 convs + "
+           "LeakyReLU 0.2 (the second stride 2), flatten, Dense 256, Dense 136 sigmoid",
+    "evaluator": "plain VGG-style CNN (no residuals): 5x5 stride-2 stem, 3x3 conv+BN+ReLU stages (one, "
+                 "then two convs) with 2x2 max-pooling, flatten 4x4, Dense+ReLU; heads: continuous factors "
+                 "(MLP: Dense + ReLU, Dense; range -> [-1, 1]; hues as cos/sin), one softmax per discrete "
+                 "factor, L2 identity embedding, 68 landmarks (sigmoid, [0, 1])",
+}
+
+
+def loss_text(net, s):
+    cosface = f"CosFace (scale {s.get('scale')}, margin {s.get('margin')}) over its {s['persons']} training people"
+    return {"id": f"softmax with {cosface}",
+            "lnd": "L1 of the [0, 1] coordinates times the input size (pixels); targets (pixel + 0.5) / R",
+            "evaluator": "sum of squared errors of the standardised continuous factors + softmax CE per discrete "
+                         f"factor + landmark L1 in pixels (as E_lnd's) + {s.get('id_weight')} x {cosface}"}[net]
+
+
+def heldout_text(net, held):
+    ver = (f"verification on all pairs of {held['persons']} people x {held['views']} random views "
+           f"(threshold chosen on {held['persons']} other people)")
+    single = f"{held['images']} renders of different people"
+    return {"id": ver, "lnd": single, "evaluator": f"{single} (factors, landmarks); {ver}"}[net]
+
+
+def report_rows(report, met):
+    from idd_tf import toynets
+    tg = toynets.TARGETS
+    ok = lambda b: "met" if b else "NOT met"  # noqa: E731
+    rows = []
+    if "verification" in report:
+        rows.append(("verification accuracy (held-out people, across attribute changes)",
+                     report["verification"]["accuracy"], f">= {tg['verification_accuracy']}",
+                     ok(met["verification_accuracy"])))
+    if "landmarks" in report:
+        m = report["landmarks"]
+        rows.append(("landmark NME (inter-ocular, points 36/45)", m["nme"], f"<= {tg['nme']}", ok(met["nme"])))
+        rows.append(("NME of the mean held-out shape (baseline)", m["nme_mean_shape_baseline"], "", ""))
+    if "factors" in report:
+        for n, r2 in report["factors"]["r2"].items():
+            circ = " (circular)" if n in toynets.CIRCULAR_FACTORS else ""
+            rows.append((f"R^2 {n}{circ}", r2, f">= {tg['r2']}", ok(r2 >= tg["r2"])))
+        for n, acc in report["factors"]["accuracy"].items():
+            rows.append((f"accuracy {n}", acc, f">= {tg['discrete_accuracy']}", ok(acc >= tg["discrete_accuracy"])))
+    return "\n".join(f"| {a} | {b:.4f} | {c} | {d} |" for a, b, c, d in rows)
+
+
+def write_card(out, net, s, result, report, met, eval_s, files):
+    from idd_tf import toynets
+    model, held = result["model"], (QUICK_HELDOUT if FLAGS.quick else HELDOUT)
+    cpu = ("CPU time not recorded: trained before CPU accounting was added" if result["cpu_s"] is None
+           else f"{result['cpu_s']:.0f} s of CPU time, all threads")
+    text = f"""# Model card: toy {net} ({'QUICK smoke run' if FLAGS.quick else 'shipped'})
+
+What: {WHAT[net]}.
+Input: raw NHWC float32 RGB in [-1, 1], any square size (bilinear antialiased resize to {model.input_size}).
+Architecture: {ARCHITECTURE[net]}; config `{json.dumps(toynets.net_config(model)['config'])}`,
+{model.count_params()} parameters, `{files['weights'].name}` {files['weights'].stat().st_size} bytes.
+Load: `idd_tf.toynets.load_net(DIR, "{net}")` (or `load_toy_networks(DIR)`).
+
+## How it was made
+
+- Command: `python {' '.join(sys.argv)}`
+- Data: `toyworld.person_example(person, view, seed={toynets.SEEDS[net]})`, people 0..{s['persons'] - 1},
+  rendered on the fly at 64 px in a background thread; each step {s['fresh']} new renders, a batch of
+  {s['batch']} drawn from the last {s['window']} ({s['steps'] * s['fresh'] + s['window']} distinct renders in all).
+- Loss: {loss_text(net, s)}.
+- Optimiser: Adam, lr {s['lr']} (linear warm-up over 5% of the steps, cosine decay to 2%).
+- Steps: {result['steps']}, batch {s['batch']}, images seen {result['images_seen']}
+  (resumed from step {result['resumed_from']} in the last invocation).
+- Training wall time: {result['wall_s']:.0f} s ({cpu}); held-out
+  evaluation {eval_s:.0f} s; finished {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())};
+  machine: {platform.machine()}, {os.cpu_count()} CPU cores (shared with other jobs), GPUs used: {gpus()}.
+
+## Held-out numbers (measured)
+
+Held-out renders from seed {toynets.SEEDS[net + '_heldout']} (people never trained on): {heldout_text(net, held)}.
+
+| metric | value | target | |
+| --- | --- | --- | --- |
+{report_rows(report, met)}
+
+Full numbers: `{toynets.file_names(net)['report']}`.
+"""
+    (out / f"MODEL_CARD_{net}.md").write_text(text)
+
+
+def gpus():
+    import tensorflow as tf
+    return len(tf.config.list_physical_devices("GPU"))
+
+
+def main(argv):
+    del argv
+    nets = ["id", "lnd", "evaluator"] if FLAGS.net == "all" else [FLAGS.net]
+    out = Path(FLAGS.out)
+    # before importing TensorFlow (toynets.file_names: toy_<net>.* and MODEL_CARD_<net>.md)
+    existing = [p for n in nets for p in sorted(out.glob(f"toy_{n}[._]*")) + sorted(out.glob(f"MODEL_CARD_{n}.md"))]
+    if existing and not FLAGS.overwrite:
+        logging.error("refusing to overwrite existing output (use --overwrite): %s",
+                      ", ".join(str(p) for p in existing))
+        sys.exit(1)
+    from idd_tf import toynets
+    out.mkdir(parents=True, exist_ok=True)
+    for net in nets:
+        s = settings(net)
+        try:
+            result = train(net, s)
+        except ValueError as e:
+            logging.error("%s", e)
+            sys.exit(1)
+        t0 = time.time()
+        held = HELDOUT if not FLAGS.quick else QUICK_HELDOUT
+        sets = toynets.heldout_sets(net, **held)
+        model = result["model"]
+        files = toynets.save_net(model, out, extra={"seed": toynets.SEEDS[net], "steps": result["steps"]})
+        report = toynets.evaluate_net(net, toynets.load_net(out, net), sets)
+        met = toynets.targets_met(net, report)
+        eval_s = time.time() - t0
+        summary = {"net": net, "report": report, "targets": toynets.TARGETS, "targets_met": met,
+                   "steps": result["steps"], "batch_size": s["batch"], "images_seen": result["images_seen"],
+                   "train_wall_s": result["wall_s"], "train_cpu_s": result["cpu_s"], "eval_wall_s": eval_s, "quick": FLAGS.quick,
+                   "train_seed": toynets.SEEDS[net], "heldout_seed": toynets.SEEDS[f"{net}_heldout"],
+                   "heldout": held, "settings": s, "params": model.count_params(),
+                   "weights_bytes": files["weights"].stat().st_size,
+                   "command": "python " + " ".join(sys.argv)}
+        (out / toynets.file_names(net)["report"]).write_text(json.dumps(summary, indent=2) + "\n")
+        write_card(out, net, s, result, report, met, eval_s, files)
+        print(f"{net}: {json.dumps(report)}")
+        print(f"{net}: targets met {met}; train {result['wall_s']:.0f}s, {result['images_seen']} images -> {out}")
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,245 @@
+"""StyleGAN v1 training (NVIDIA's recipe) and NVIDIA-format pickle writing."""
+
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conftest import FIXTURE_PKL, ROOT, run_script
+from idd_tf import config as cfg
+from idd_tf import gan_training as gt
+from idd_tf import legacy, stylegan
+
+# 32 px, a few channels, batch 4: a training step takes well under a second.
+TINY = cfg.GAN_PRESETS["quick"].replace(batch_size=4, checkpoint_every=2, log_every=1,
+                                         sample_every=1000, snapshot_every=1000)
+
+
+def _values(model):
+    return {k: v.numpy().copy() for k, v in legacy.keras_weights(model).items()}
+
+
+def _random_reals(n, r, seed=0):
+    return np.random.RandomState(seed).randint(0, 256, (n, r, r, 3)).astype(np.uint8)
+
+
+# -- NVIDIA format ------------------------------------------------------------------------------
+
+def test_variable_names_and_order_match_nvidia(official_networks):
+    """The writer's names, in order, equal those in the pickle NVIDIA's own code wrote."""
+    names = legacy.nvidia_variable_names(official_networks["config"])
+    G, D, Gs = legacy.read_pickle(FIXTURE_PKL)
+    for net in (G, Gs):
+        assert [n for n, _ in net.state["variables"]] == names["G"]
+        comps = net.state["components"]
+        assert [n for n, _ in comps["mapping"].state["variables"]] == names["G/mapping"]
+        assert [n for n, _ in comps["synthesis"].state["variables"]] == names["G/synthesis"]
+    assert [n for n, _ in D.state["variables"]] == names["D"]
+
+
+def test_official_pickle_round_trip_is_bit_exact(official_networks, tmp_path):
+    """load(NVIDIA) -> save_pickle -> the same variables, byte for byte, in NVIDIA's layout."""
+    out = legacy.save_pickle(official_networks, tmp_path / "rt.pkl")
+    for src, new in zip(legacy.read_pickle(FIXTURE_PKL), legacy.read_pickle(out)):
+        assert new.state["name"] == src.state["name"]
+        assert new.state["build_func_name"] == src.state["build_func_name"]
+        a, _ = legacy._flatten(src, "src")
+        b, _ = legacy._flatten(new, "new")
+        assert a.keys() == b.keys()
+        for k in a:
+            assert a[k].dtype == b[k].dtype and np.array_equal(a[k], b[k]), k
+    with pytest.raises(FileExistsError):
+        legacy.save_pickle(official_networks, out)
+
+
+def test_trained_networks_round_trip_draw_the_same(tmp_path):
+    """write -> load -> same images (G and Gs) and same D scores; config recovered from the pickle."""
+    nets = gt.build_networks(TINY, seed=3)
+    trainer = gt.GANTrainer(nets["G"], nets["D"], nets["Gs"], TINY)
+    trainer.train_step(_random_reals(4, 32))  # Gs != G, dlatent_avg != 0
+    path = legacy.save_pickle(nets, tmp_path / "net.pkl")
+    loaded = legacy.load_pickle(path)
+    assert loaded["config"] == TINY.stylegan
+    z = np.random.RandomState(1).randn(3, TINY.stylegan.latent_size).astype(np.float32)
+    for kind in ("G", "Gs"):
+        a = nets[kind](z, truncation_psi=0.7, truncation_cutoff=2)
+        b = loaded[kind](z, truncation_psi=0.7, truncation_cutoff=2)
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    x = stylegan.from_uint8(_random_reals(4, 32, seed=2))
+    np.testing.assert_array_equal(nets["D"](x).numpy(), loaded["D"](x).numpy())
+    assert not np.array_equal(loaded["G"].dlatent_avg.numpy(), np.zeros(TINY.stylegan.dlatent_size))
+
+
+# -- The training step ---------------------------------------------------------------------------
+
+def test_step_updates_g_and_d_and_keeps_gs_the_ema():
+    nets = gt.build_networks(TINY, seed=0)
+    G, D, Gs = nets["G"], nets["D"], nets["Gs"]
+    trainer = gt.GANTrainer(G, D, Gs, TINY)
+    g0, d0, gs0 = _values(G), _values(D), _values(Gs)
+    for k in g0:
+        np.testing.assert_array_equal(g0[k], gs0[k])  # Gs starts as a copy of G
+    m = trainer.train_step(_random_reals(4, 32))
+    assert set(m) >= {"loss_g", "loss_d", "r1", "gs_beta"} and m["r1"] > 0
+    g1, d1, gs1 = _values(G), _values(D), _values(Gs)
+    beta = gt.gs_beta(4, TINY.g_smoothing_kimg)
+    assert beta == pytest.approx(0.5 ** (4 / 10_000))
+    changed_g = [k for k in g1 if not np.array_equal(g0[k], g1[k])]
+    changed_d = [k for k in d1 if not np.array_equal(d0[k], d1[k])]
+    assert any("mapping/Dense0" in k for k in changed_g) and any("ToRGB_lod0" in k for k in changed_g)
+    assert any("FromRGB_lod0" in k for k in changed_d) and any("4x4_Dense1" in k for k in changed_d)
+    for k, var in legacy.keras_weights(Gs).items():
+        if var.trainable:  # NVIDIA: Gs = lerp(G, Gs, beta) with G before its own step
+            np.testing.assert_allclose(gs1[k], g0[k] + (gs0[k] - g0[k]) * beta, rtol=0, atol=1e-7)
+    # dlatent_avg moved towards the batch mean of w (beta 0.995) and Gs copied it (non-trainable).
+    assert np.abs(gs1["dlatent_avg"]).max() > 0
+    assert not np.array_equal(g1["dlatent_avg"], gs1["dlatent_avg"])  # G moved again in its own step
+    assert int(trainer.step.numpy()) == 1 and int(trainer.nimg.numpy()) == 4
+
+
+def test_style_mixing_and_lazy_r1_follow_the_config():
+    c = TINY.replace(r1_interval=2)
+    nets = gt.build_networks(c, seed=0)
+    trainer = gt.GANTrainer(nets["G"], nets["D"], nets["Gs"], c)
+    r1 = [trainer.train_step(_random_reals(4, 32, seed=s))["r1"] for s in range(4)]
+    assert r1[0] > 0 and r1[2] > 0 and r1[1] == 0 and r1[3] == 0
+    # Style mixing: with prob 1 the image depends on the second latent; with prob 0 it does not.
+    seeds = tf.random.experimental.stateless_split([5, 6], 3)
+    outs = {}
+    for prob in (0.0, 1.0):
+        t = gt.GANTrainer(nets["G"], nets["D"], nets["Gs"], c.replace(style_mixing_prob=prob,
+                                                                          dlatent_avg_beta=1.0))
+        a = t._generate(seeds)
+        b = t._generate(tf.stack([seeds[0], seeds[1] + 1, seeds[2]]))
+        outs[prob] = float(tf.reduce_max(tf.abs(a - b)))
+    assert outs[0.0] == 0.0 and outs[1.0] > 1e-3
+
+
+def test_checkpoint_restores_every_variable(tmp_path):
+    """G, D and Gs (which no optimizer references), noise buffers and dlatent_avg included."""
+    nets_a = gt.build_networks(TINY, seed=0)
+    a = gt.GANTrainer(nets_a["G"], nets_a["D"], nets_a["Gs"], TINY)
+    a.train_step(_random_reals(4, 32))
+    path = a.checkpoint.save(str(tmp_path / "ckpt"))
+    nets_b = gt.build_networks(TINY, seed=1)  # different initial values everywhere
+    b = gt.GANTrainer(nets_b["G"], nets_b["D"], nets_b["Gs"], TINY)
+    b.checkpoint.restore(path).assert_consumed()
+    for kind in ("G", "D", "Gs"):
+        va, vb = _values(nets_a[kind]), _values(nets_b[kind])
+        for k in va:
+            np.testing.assert_array_equal(va[k], vb[k], err_msg=f"{kind}/{k}")
+    assert int(b.step.numpy()) == 1 and int(b.nimg.numpy()) == 4
+
+
+def test_resume_equals_uninterrupted_run(tmp_path):
+    """In-process: equal up to float reduction order (this process does not enable TF op
+    determinism); the script test below, which does, demands bit equality."""
+    source = gt.toy_source(32, seed=0)
+
+    def fresh():
+        nets = gt.build_networks(TINY, seed=0)
+        return nets, gt.GANTrainer(nets["G"], nets["D"], nets["Gs"], TINY)
+
+    nets_a, a = fresh()
+    gt.train(a, source, tmp_path / "a", total_steps=4)
+    nets_b, b = fresh()
+    gt.train(b, source, tmp_path / "b", total_steps=2)   # "killed" after the step-2 checkpoint
+    nets_c, c = fresh()                                    # a new process: new objects, restore
+    result = gt.train(c, source, tmp_path / "b", total_steps=4)
+    assert result["step"] == 4 and result["nimg"] == 16
+    for kind in ("G", "D", "Gs"):
+        va, vc = _values(nets_a[kind]), _values(nets_c[kind])
+        for k in va:
+            np.testing.assert_allclose(va[k], vc[k], rtol=1e-5, atol=1e-6, err_msg=f"{kind}/{k}")
+    for opt in ("g_opt", "d_opt"):
+        wa = [v.numpy() for v in getattr(a, opt).variables]
+        wc = [v.numpy() for v in getattr(c, opt).variables]
+        for x, y in zip(wa, wc):
+            np.testing.assert_allclose(x, y, rtol=1e-4, atol=1e-7)
+
+
+def test_divergence_stops_without_checkpointing_nan(tmp_path):
+    c = TINY.replace(g_lr=1e12, d_lr=1e12, checkpoint_every=1)
+    nets = gt.build_networks(c, seed=0)
+    trainer = gt.GANTrainer(nets["G"], nets["D"], nets["Gs"], c)
+    with pytest.raises(FloatingPointError, match=r"diverged at step \d+"):
+        gt.train(trainer, gt.toy_source(32), tmp_path, total_steps=50)
+    latest = tf.train.latest_checkpoint(str(tmp_path / "checkpoints"))
+    if latest is not None:  # every checkpoint written holds finite values only
+        reader = tf.train.load_checkpoint(latest)
+        for name in reader.get_variable_to_shape_map():
+            value = reader.get_tensor(name)
+            if isinstance(value, np.ndarray) and value.dtype.kind == "f":
+                assert np.isfinite(value).all(), name
+
+
+def test_folder_source_is_deterministic_and_cycles(tmp_path):
+    from idd_tf import data, toyworld
+    for i in range(3):
+        data.save_image(tmp_path / f"{i}.png", toyworld.example(i, resolution=64)["image"])
+    src = gt.folder_source(tmp_path, 32, seed=1)
+    a, b = src(0, 6), src(0, 6)
+    assert a.shape == (6, 32, 32, 3) and a.dtype == np.uint8
+    np.testing.assert_array_equal(a, b)
+    firsts = {x.tobytes() for x in a[:3]}
+    assert len(firsts) == 3 and {x.tobytes() for x in a[3:]} == firsts  # each epoch = every image once
+    with pytest.raises(FileNotFoundError, match="no images"):
+        gt.folder_source(tmp_path / "empty", 32)
+
+
+def test_script_resumes_after_kill_9(tmp_path):
+    """train_stylegan.py killed with SIGKILL mid-run, rerun: the final pickle equals an
+    uninterrupted run's."""
+    args = ["scripts/train_stylegan.py", "--preset", "quick", "--kimg", "0.08",
+            "--set", "batch_size=4", "--set", "checkpoint_every=5", "--set", "snapshot_every=1000"]
+    full = run_script(*args, "--run_dir", tmp_path / "full")
+    assert full.returncode == 0, full.stderr[-2000:]
+    assert "ETA" in full.stdout + full.stderr
+    run = tmp_path / "killed"
+    env = dict(__import__("os").environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="2")
+    proc = subprocess.Popen([sys.executable, *args, "--run_dir", str(run)], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while time.time() < deadline and not (run / "checkpoints" / "ckpt-10.index").exists():
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (run / "network-final.pkl").exists()
+    again = run_script(*args, "--run_dir", run)
+    assert again.returncode == 0, again.stderr[-2000:]
+    a = legacy.read_pickle(tmp_path / "full" / "network-final.pkl")
+    b = legacy.read_pickle(run / "network-final.pkl")
+    for x, y in zip(a, b):
+        fx, _ = legacy._flatten(x, "x")
+        fy, _ = legacy._flatten(y, "y")
+        for k in fx:
+            np.testing.assert_array_equal(fx[k], fy[k], err_msg=k)
+    loaded = legacy.load_pickle(run / "network-final.pkl")  # through the real loader
+    assert loaded["config"].resolution == 32
+
+
+def test_build_toy_world_quick(tmp_path):
+    """The one rebuild command, in its minutes-long form: every part, the StyleGAN's NVIDIA pickle
+    and its model card with measured numbers; a rerun skips what exists."""
+    out, work = tmp_path / "toy", tmp_path / "work"
+    args = ["scripts/build_toy_world.py", "--quick", "--out", out, "--work", work,
+            "--stylegan_set", "total_kimg=0.06", "--stylegan_set", "batch_size=4"]
+    proc = run_script(*args, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    for name in ("stylegan_toy.pkl", "MODEL_CARD_stylegan.md", "stylegan_quality.json",
+                 "stylegan_samples.png", "stylegan_coverage.png", "toy_id.weights.h5",
+                 "toy_lnd.weights.h5", "toy_evaluator.weights.h5"):
+        assert (out / name).is_file(), name
+    G = legacy.load_stylegan(out / "stylegan_toy.pkl")
+    assert G.resolution == 32
+    report = __import__("json").loads((out / "stylegan_quality.json").read_text())
+    assert report["steps"] == 15 and report["images_seen"] == 60
+    assert report["quality"]["fid"] > report["quality"]["fid_floor"] >= 0
+    card = (out / "MODEL_CARD_stylegan.md").read_text()
+    assert f"{report['quality']['fid']:.2f}" in card and "python scripts/build_toy_world.py --quick" in card
+    again = run_script(*args, timeout=300)
+    assert again.returncode == 0 and "exists" in again.stderr + again.stdout

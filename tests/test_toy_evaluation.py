@@ -1,0 +1,58 @@
+"""Scores against the toy world: KID, 1-D Wasserstein, factor coverage, StyleGAN quality."""
+
+import numpy as np
+import pytest
+
+from idd_tf import config as cfg
+from idd_tf import gan_training as gt
+from idd_tf import toy_evaluation as te
+from idd_tf import toyworld
+
+
+def test_kid_is_zero_for_one_distribution_and_grows_with_a_shift():
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(600, 8)), rng.normal(size=(600, 8))
+    same = te.kid(a, b, subsets=5, subset_size=300)
+    shifted = te.kid(a, b + 0.5, subsets=5, subset_size=300)
+    assert abs(same["mean"]) < 0.01
+    assert shifted["mean"] > 10 * abs(same["mean"]) and shifted["mean"] > 0.05
+
+
+def test_wasserstein_1d_of_a_shift_is_the_shift():
+    x = np.random.default_rng(1).normal(size=2000)
+    assert te.wasserstein_1d(x, x) == 0.0
+    assert te.wasserstein_1d(x, x + 0.3) == pytest.approx(0.3, abs=1e-9)
+    assert te.wasserstein_1d(x, 2 * x) == pytest.approx(np.mean(np.abs(x)), rel=0.05)
+
+
+def test_coverage_of_the_prior_itself_is_near_zero_and_a_collapse_is_not():
+    ref = te.render_set(300, seed=5, resolution=32)
+    other = te.render_set(300, seed=6, resolution=32)
+    good = te.coverage(other["factors"], ref["factors"])
+    collapsed = te.coverage({k: np.full_like(v, v[0]) for k, v in other["factors"].items()},
+                            ref["factors"])
+    assert set(good["per_factor"]) == set(toyworld.FACTOR_NAMES)
+    assert good["mean_continuous"] < 0.2 and good["mean_discrete"] < 0.15
+    assert collapsed["mean_continuous"] > 0.5 and collapsed["mean_discrete"] > 0.3
+
+
+def test_stylegan_quality_and_plot(tmp_path):
+    """End to end with a random StyleGAN and stand-in evaluator functions (pixel statistics)."""
+    G = gt.build_networks(cfg.GAN_PRESETS["quick"], seed=0)["Gs"]
+    G.dlatent_avg.assign(G.mean_latent(64))
+
+    def features(images):
+        x = images.astype(np.float64) / 255.0
+        return np.concatenate([x.mean((1, 2)), x.std((1, 2)), x[:, 8:24, 8:24].mean((1, 2))], 1)
+
+    def factors(images):  # a crude "evaluator": background value from the corner pixel
+        v = images[:, 0, 0].max(1) / 255.0
+        return {"bg_value": v, "glasses": (images[:, 12, 12, 0] < 60).astype(int)}
+
+    q = te.stylegan_quality(G, features, factors, n=120)
+    assert q["fid"] > q["fid_floor"] >= 0            # random G is far from the renders
+    assert q["kid"]["mean"] > q["kid_floor"]["mean"]
+    assert q["coverage"]["per_factor"]["bg_value"]["w1_std"] > \
+        q["coverage_floor"]["per_factor"]["bg_value"]["w1_std"]
+    path = te.coverage_plot(q["_predicted"], q["_prior"], tmp_path / "cov.png", "test")
+    assert path.stat().st_size > 5000
