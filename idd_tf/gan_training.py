@@ -27,16 +27,12 @@ import tensorflow as tf
 
 from idd_tf import stylegan as sg
 from idd_tf.config import GANTrainConfig
+from idd_tf.trainer import weights_checkpoint
 
 
 def _weights_by_key(model) -> dict[str, tf.Variable]:
     prefix = model.name + "/"
     return {(v.path[len(prefix):] if v.path.startswith(prefix) else v.path): v for v in model.weights}
-
-
-def _weights_checkpoint(model) -> tf.train.Checkpoint:
-    """A checkpoint node holding every variable of `model` under its weight key."""
-    return tf.train.Checkpoint(**{k.replace("/", "."): v for k, v in _weights_by_key(model).items()})
 
 
 def gs_beta(batch_size: int, smoothing_kimg: float) -> float:
@@ -96,11 +92,10 @@ class GANTrainer:
         if set(g) != set(gs):
             raise ValueError("G and Gs must have the same architecture")
         self._ema_pairs = [(g[k], gs[k], g[k].trainable) for k in sorted(g)]
-        # Every weight by name: Keras 3 layers kept in lists/dicts (the synthesis layers, ToRGB,
-        # FromRGB) are not reached by tf.train.Checkpoint's object graph, and Gs, which no
-        # optimizer references, would silently not be saved at all.
+        # Every weight by name (see trainer.weights_checkpoint): Gs, which no optimizer
+        # references, would otherwise silently not be saved at all.
         self.checkpoint = tf.train.Checkpoint(
-            G=_weights_checkpoint(G), D=_weights_checkpoint(D), Gs=_weights_checkpoint(Gs),
+            G=weights_checkpoint(G), D=weights_checkpoint(D), Gs=weights_checkpoint(Gs),
             g_opt=self.g_opt, d_opt=self.d_opt, step=self.step, nimg=self.nimg)
         self._steps = {True: tf.function(lambda r, s: self._step(r, s, True)),
                        False: tf.function(lambda r, s: self._step(r, s, False))}

@@ -91,6 +91,10 @@ def load_run(run_dir, checkpoint: str | None = None) -> dict:
     path = checkpoint or tf.train.latest_checkpoint(str(run_dir / "checkpoints"))
     if path is None:
         raise FileNotFoundError(f"no checkpoint in {run_dir / 'checkpoints'}")
-    tf.train.Checkpoint(e_attr=net.e_attr, mapping=net.mapping, d_w=net.d_w).restore(
-        path).expect_partial().assert_existing_objects_matched()
+    from idd_tf.trainer import model_parts
+    try:
+        tf.train.Checkpoint(**model_parts(net)).restore(path).expect_partial().assert_existing_objects_matched()
+    except AssertionError as e:
+        raise ValueError(f"{path} does not hold every weight of E_attr, M and D_W (a checkpoint "
+                         f"written before idd-tf stored them by name?): {str(e)[:300]}") from e
     return {"config": config, "model": net, "stylegan": G, "checkpoint": path}

@@ -20,6 +20,35 @@ from idd_tf import stylegan as sg
 from idd_tf.config import TrainConfig
 
 
+def named_weights(model) -> dict:
+    """{checkpoint key: variable} for every weight of `model` (its Keras path without the model's
+    own name, "/" -> ".")."""
+    prefix = model.name + "/"
+    named = {}
+    for v in model.weights:
+        key = (v.path[len(prefix):] if v.path.startswith(prefix) else v.path).replace("/", ".")
+        if key in named:
+            raise ValueError(f"{model.name}: two weights share the path {v.path!r}")
+        named[key] = v
+    return named
+
+
+def weights_checkpoint(model) -> tf.train.Checkpoint:
+    """A checkpoint node holding every variable of `model` (trainable or not) under its Keras path.
+
+    Passing a Keras 3 model to tf.train.Checkpoint directly is not enough: layers it keeps in
+    Python lists or dicts (M's and D_W's dense layers, the StyleGAN blocks) are not reached by
+    the object graph, so their weights were saved only through the optimizers that update them
+    and restored by nothing else (and non-trainable ones not at all).
+    """
+    return tf.train.Checkpoint(**named_weights(model))
+
+
+def model_parts(model) -> dict:
+    """The trained parts of an IDDModel as checkpoint nodes (E_attr, M, D_W)."""
+    return {name: weights_checkpoint(getattr(model, name)) for name in ("e_attr", "mapping", "d_w")}
+
+
 def _adam(lr, c):
     return keras.optimizers.Adam(learning_rate=lr, beta_1=c.beta1, beta_2=c.beta2)
 
@@ -79,9 +108,9 @@ class Trainer:
                          "lnd_dist": tf.Variable(float("inf"), trainable=False, name="best_lnd")}
         self.dataset_fn = dataset_fn
         self._iterator = None
+        parts = model_parts(model)
         self.checkpoint = tf.train.Checkpoint(
-            step=self.step, e_attr=model.e_attr, mapping=model.mapping, d_w=model.d_w,
-            opt_nonadv=self.opt_nonadv, opt_adv=self.opt_adv, opt_d=self.opt_d,
+            step=self.step, **parts, opt_nonadv=self.opt_nonadv, opt_adv=self.opt_adv, opt_d=self.opt_d,
             best_id=self.best["id_to_out"], best_lnd=self.best["lnd_dist"])
         ckpt_dir = self.run_dir / "checkpoints"
         if not self.chief:
@@ -89,8 +118,7 @@ class Trainer:
         self.manager = tf.train.CheckpointManager(self.checkpoint, str(ckpt_dir),
                                                   max_to_keep=config.max_checkpoints)
         # best by identity (highest id->out similarity) and by landmarks (lowest distance)
-        best_ckpt = tf.train.Checkpoint(step=self.step, e_attr=model.e_attr, mapping=model.mapping,
-                                        d_w=model.d_w)
+        best_ckpt = tf.train.Checkpoint(step=self.step, **parts)
         self.best_managers = {k: tf.train.CheckpointManager(best_ckpt, str(ckpt_dir / d), max_to_keep=1)
                               for k, d in (("id_to_out", "best_id"), ("lnd_dist", "best_lnd"))}
         self.validation_data = validation_data

@@ -17,6 +17,24 @@ def test_load_run_restores_training_state(default_run):
     x = np.random.RandomState(0).uniform(-1, 1, (2, 32, 32, 3)).astype(np.float32)
     np.testing.assert_allclose(r["model"](x, x[::-1])["images"], r2["model"](x, x[::-1])["images"],
                                rtol=1e-5, atol=1e-5)
+    # Every weight of E_attr, M and D_W is the trained one stored in the checkpoint (M and D_W
+    # used to come back as their seeded initialisation: only the optimizers had saved them).
+    import keras
+    import tensorflow as tf
+
+    from idd_tf.trainer import named_weights
+    reader = tf.train.load_checkpoint(r["checkpoint"])
+    keras.utils.set_random_seed(r["config"].seed)
+    fresh = model.IDDModel(r["config"], r["stylegan"])
+    for part in ("e_attr", "mapping", "d_w"):
+        init = {v.path: v.numpy() for v in getattr(fresh, part).weights}
+        moved = 0
+        for key, var in named_weights(getattr(r["model"], part)).items():
+            escaped = key.replace(".", "..")  # tf.train.Checkpoint's escaping of object names
+            stored = reader.get_tensor(f"{part}/{escaped}/.ATTRIBUTES/VARIABLE_VALUE")
+            np.testing.assert_array_equal(var.numpy(), stored, err_msg=f"{part}/{key}")
+            moved += not np.array_equal(stored, init[var.path])
+        assert moved > 0, f"{part}: no weight differs from its initialisation"
 
 
 def test_combine_grid_from_seeds_and_files(default_run, tmp_path):
