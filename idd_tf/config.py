@@ -211,6 +211,16 @@ class _RunConfig:
     def from_dict(cls, d: Mapping[str, Any]):
         return _from_dict(cls, d)
 
+    @classmethod
+    def from_run_dir(cls, run_dir):
+        """The config.json of a run directory (FileNotFoundError naming it when absent)."""
+        import json
+        from pathlib import Path
+        path = Path(run_dir) / "config.json"
+        if not path.is_file():
+            raise FileNotFoundError(f"{run_dir} is not a run directory: no config.json there")
+        return cls.from_dict(json.loads(path.read_text()))
+
     def replace(self, **changes):
         """Copy with changes; nested fields by dotted name, e.g. replace(**{"loss.id": 2.0})."""
         d = self.to_dict()

@@ -27,12 +27,7 @@ import tensorflow as tf
 
 from idd_tf import stylegan as sg
 from idd_tf.config import GANTrainConfig
-from idd_tf.trainer import weights_checkpoint
-
-
-def _weights_by_key(model) -> dict[str, tf.Variable]:
-    prefix = model.name + "/"
-    return {(v.path[len(prefix):] if v.path.startswith(prefix) else v.path): v for v in model.weights}
+from idd_tf.trainer import named_weights, weights_checkpoint
 
 
 def gs_beta(batch_size: int, smoothing_kimg: float) -> float:
@@ -42,7 +37,7 @@ def gs_beta(batch_size: int, smoothing_kimg: float) -> float:
 
 def copy_weights(src, dst) -> None:
     """dst := src, variable by variable (same architecture, matched by path)."""
-    s, d = _weights_by_key(src), _weights_by_key(dst)
+    s, d = named_weights(src), named_weights(dst)
     if set(s) != set(d):
         raise ValueError(f"{src.name} and {dst.name} have different variables")
     for k, v in d.items():
@@ -88,7 +83,7 @@ class GANTrainer:
         self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
         self.nimg = tf.Variable(0, dtype=tf.int64, trainable=False, name="nimg")
         self.beta = gs_beta(c.batch_size, c.g_smoothing_kimg)
-        g, gs = _weights_by_key(G), _weights_by_key(Gs)
+        g, gs = named_weights(G), named_weights(Gs)
         if set(g) != set(gs):
             raise ValueError("G and Gs must have the same architecture")
         self._ema_pairs = [(g[k], gs[k], g[k].trainable) for k in sorted(g)]

@@ -48,10 +48,7 @@ flags.DEFINE_multi_string("set", [], "any config field, e.g. --set loss.id=2 --s
 def resolve_config():
     from idd_tf import config as cfg
     if FLAGS.resume:
-        path = Path(FLAGS.resume) / "config.json"
-        if not path.is_file():
-            raise FileNotFoundError(f"--resume {FLAGS.resume}: no config.json there")
-        config = cfg.TrainConfig.from_dict(json.loads(path.read_text()))
+        config = cfg.TrainConfig.from_run_dir(FLAGS.resume)
         changes = {"steps": FLAGS.steps} if FLAGS.steps else {}
         if FLAGS.allow_random_encoders is not None:
             changes["allow_random_encoders"] = FLAGS.allow_random_encoders

@@ -37,10 +37,7 @@ flags.DEFINE_bool("dry_run", False, "print the resolved config and exit")
 def resolve_config():
     from idd_tf import config as cfg
     if FLAGS.resume:
-        path = Path(FLAGS.resume) / "config.json"
-        if not path.is_file():
-            raise FileNotFoundError(f"--resume {FLAGS.resume}: no config.json there")
-        config = cfg.GANTrainConfig.from_dict(json.loads(path.read_text()))
+        config = cfg.GANTrainConfig.from_run_dir(FLAGS.resume)
         return config.replace(total_kimg=FLAGS.kimg) if FLAGS.kimg else config
     config = cfg.GAN_PRESETS[FLAGS.preset]
     changes = {k: v for k, v in (("data", FLAGS.data), ("total_kimg", FLAGS.kimg), ("seed", FLAGS.seed))
@@ -72,7 +69,7 @@ def main(argv):
     elif FLAGS.run_dir:
         run_dir = Path(FLAGS.run_dir)
         if (run_dir / "config.json").exists():  # an existing run: its own config wins
-            config = cfg.GANTrainConfig.from_dict(json.loads((run_dir / "config.json").read_text()))
+            config = cfg.GANTrainConfig.from_run_dir(run_dir)
             config = config.replace(total_kimg=FLAGS.kimg) if FLAGS.kimg else config
         run_dir.mkdir(parents=True, exist_ok=True)
     else:
