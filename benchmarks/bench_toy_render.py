@@ -16,6 +16,9 @@ understates the speed; "cpu" = images per second of this process's CPU time:
     128           780         723         327         331
     256           419         439         170         218
 
+Idle machine, final renderer, `toyworld.example` (image + landmarks + factors), one OpenCV thread:
+506 img/s at 64 (2026-11-25, load < 1.5).
+
 Run A: load average ~6, before the last small look additions (catch lights, two-tone lips); run B:
 the final renderer, load average ~6-7. No idle core was available, so wall-clock numbers on an
 unshared core were not measured.
