@@ -19,6 +19,7 @@ the minibatch; the same is done here (Adam makes the scale nearly irrelevant, bu
 
 from __future__ import annotations
 
+import functools
 from typing import Callable
 
 import keras
@@ -198,11 +199,16 @@ def sample_latents(config: GANTrainConfig) -> np.ndarray:
 def sample_grid(Gs: sg.StyleGAN, z: np.ndarray, grid: tuple[int, int], psi: float = 1.0,
                 batch: int = 16) -> np.ndarray:
     """uint8 [rows*R, cols*R, 3] grid of Gs samples with stored (constant) noise."""
-    rows, cols = grid
     imgs = np.concatenate([sg.to_uint8(Gs(z[i:i + batch], truncation_psi=psi)).numpy()
                            for i in range(0, len(z), batch)])
-    r = imgs.shape[1]
-    return imgs[:rows * cols].reshape(rows, cols, r, r, -1).transpose(0, 2, 1, 3, 4).reshape(
+    return tile(imgs, grid)
+
+
+def tile(images: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
+    """The first rows*cols of [N, R, R, C] images as one [rows*R, cols*R, C] image, row by row."""
+    rows, cols = grid
+    r = images.shape[1]
+    return images[:rows * cols].reshape(rows, cols, r, r, -1).transpose(0, 2, 1, 3, 4).reshape(
         rows * r, cols * r, -1)
 
 
@@ -231,12 +237,13 @@ def folder_source(folder, resolution: int, seed: int = 0) -> ImageSource:
         raise FileNotFoundError(f"no images ({', '.join(data.IMAGE_SUFFIXES)}) under {folder}")
     n = len(files)
 
+    @functools.lru_cache(maxsize=2)
+    def order(epoch):  # one permutation per epoch, not one per image
+        return np.random.default_rng([seed, epoch]).permutation(n)
+
     def source(start, count):
-        out = []
-        for i in range(start, start + count):
-            order = np.random.default_rng([seed, i // n]).permutation(n)
-            out.append(data.load_image(files[order[i % n]], resolution))
-        return np.stack(out)
+        return np.stack([data.load_image(files[order(i // n)[i % n]], resolution)
+                         for i in range(start, start + count)])
     return source
 
 
@@ -289,10 +296,7 @@ def train(trainer: GANTrainer, source: ImageSource, run_dir, total_steps: int, m
         monitor.start_timer(step)
         if step == 0:
             rows, cols = c.sample_grid
-            reals = source(0, rows * cols)
-            r = reals.shape[1]
-            grid = reals.reshape(rows, cols, r, r, -1).transpose(0, 2, 1, 3, 4).reshape(rows * r, cols * r, -1)
-            monitor.image(0, "reals", grid)
+            monitor.image(0, "reals", tile(source(0, rows * cols), c.sample_grid))
     prefetch = Prefetcher(source, c.batch_size, int(trainer.nimg.numpy()))
     timing_path = run_dir / "timing.json"  # training wall time over all sessions, saved with each checkpoint
     timing = json.loads(timing_path.read_text()) if timing_path.exists() else {"seconds": 0.0}
