@@ -121,6 +121,9 @@ class IdEncoderConfig:
     detector), resize to `resize_to` (256), centre crop `input_size` (224). `crop_border=0` and
     `resize_to=224`: the plain resize + crop used before.
     """
+    # "resnet50_vggface2" (the paper's E_id) or "toy" (the toy world's ToyIdentityNet: `weights` is
+    # its toy_id.weights.h5, with toy_id.json beside it; takes raw images, no VGGFace2 preprocessing)
+    arch: str = "resnet50_vggface2"
     input_size: int = 224          # centre crop fed to the network
     resize_to: int = 256           # the (border-cropped) image is resized to this, then centre-cropped
     crop_border: float = 0.1       # fraction of the side cut off each edge first
@@ -315,6 +318,9 @@ def _from_dict(cls, d: Mapping[str, Any]):
     return cls(**kwargs)
 
 
+# The toy world's shipped parts (repository folder stylegan_weights/toy/, a model card beside each).
+TOY_WEIGHTS_DIR = str(__import__("pathlib").Path(__file__).resolve().parents[1] / "stylegan_weights" / "toy")
+
 TRAIN_PRESETS: dict[str, TrainConfig] = {
     # The official setting at 256 (batch 6); every number checked against the official code:
     # README.md, "Differences from the official code".
@@ -324,6 +330,23 @@ TRAIN_PRESETS: dict[str, TrainConfig] = {
     "ffhq1024": TrainConfig(
         stylegan=STYLEGAN_PRESETS["ffhq1024"], batch_size=2,
         optim=OptimConfig(lr_nonadv=1e-5, lr_adv=1e-6, lr_disc=4e-6)),
+    # The toy world (no downloads, every frozen part trained): the toy StyleGAN (64 px, w 128-d),
+    # toy E_id and E_lnd (frozen), a small trainable E_attr; the official losses and schedule with
+    # M and D_W scaled to the 128-d W and learning rates for a short CPU run.
+    "toy": TrainConfig(
+        stylegan=StyleGANConfig(resolution=64, latent_size=128, dlatent_size=128, mapping_fmaps=128,
+                                fmap_base=1024, fmap_max=64),
+        stylegan_weights=f"{TOY_WEIGHTS_DIR}/stylegan_toy.pkl",
+        id_encoder=IdEncoderConfig(arch="toy", weights=f"{TOY_WEIGHTS_DIR}/toy_id.weights.h5"),
+        attr_encoder=AttrEncoderConfig(arch="tiny", input_size=64),
+        landmarks=LandmarkConfig(input_size=64, base_filters=12,
+                                 weights=f"{TOY_WEIGHTS_DIR}/toy_lnd.weights.h5"),
+        mapping=MappingConfig(hidden=(512, 256, 128)),
+        discriminator=DiscriminatorConfig(hidden=(64, 32, 16)),
+        optim=OptimConfig(lr_nonadv=5e-4, lr_adv=5e-5, lr_disc=2e-4),
+        batch_size=16, steps=1000, dataset_size=5000, shard_size=1000, log_every=50,
+        image_every=500, checkpoint_every=500, validate_every=500, validate_batches=8,
+        validation_size=256),
     # Zero-download default: small random StyleGAN and encoders, a few minutes on 2 CPU cores.
     "tiny": TrainConfig(
         stylegan=STYLEGAN_PRESETS["tiny"],
@@ -383,7 +406,9 @@ GAN_PRESETS: dict[str, GANTrainConfig] = {
     "toy": GANTrainConfig(
         stylegan=StyleGANConfig(resolution=64, latent_size=128, dlatent_size=128,
                                 mapping_fmaps=128, fmap_base=1024, fmap_max=64),
-        r1_interval=4, total_kimg=600),
+        # 72 kimg: what fits the toy world's CPU budget (about 2.5 h of 2 cores here); the shipped
+        # stylegan_toy.pkl is this run. More images give better samples: --kimg N continues it.
+        r1_interval=4, total_kimg=72),
     # Minutes-long smoke version (tests, build_toy_world.py --quick).
     "quick": GANTrainConfig(
         stylegan=StyleGANConfig(resolution=32, latent_size=32, dlatent_size=32, mapping_layers=2,

@@ -85,14 +85,21 @@ class IdentityEncoder(keras.Model):
 
     def __init__(self, config: IdEncoderConfig, **kwargs):
         super().__init__(**kwargs)
-        if config.resize_to < config.input_size:
-            raise ValueError("resize_to must be >= input_size")
         self.config = config
-        self.backbone = resnet50_vggface2(config.input_size, config.width, config.projection)
-        self.embedding_size = int(self.backbone.output.shape[-1])
-        if config.weights:
-            load_keras2_h5(self.backbone, config.weights, optional_in_file=("classifier",
-                                                                            "classifier_low_dim"))
+        if config.arch == "toy":
+            self.backbone = _toy_identity_net(config.weights)
+            self.embedding_size = self.backbone.embedding_dim
+        elif config.arch == "resnet50_vggface2":
+            if config.resize_to < config.input_size:
+                raise ValueError("resize_to must be >= input_size")
+            self.backbone = resnet50_vggface2(config.input_size, config.width, config.projection)
+            self.embedding_size = int(self.backbone.output.shape[-1])
+            if config.weights:
+                load_keras2_h5(self.backbone, config.weights, optional_in_file=("classifier",
+                                                                                "classifier_low_dim"))
+        else:
+            raise ValueError(f"unknown identity encoder arch {config.arch!r}: "
+                             "'resnet50_vggface2' or 'toy'")
         self.trainable = False
 
     def preprocess(self, images):
@@ -110,7 +117,25 @@ class IdentityEncoder(keras.Model):
         return x[..., ::-1] - tf.constant(VGGFACE2_MEAN_BGR, tf.float32)
 
     def call(self, images):
+        if self.config.arch == "toy":  # raw [-1, 1] in, L2-normalised embedding out
+            return self.backbone(tf.convert_to_tensor(images, tf.float32), training=False)
         return tf.math.l2_normalize(self.backbone(self.preprocess(images), training=False), axis=-1)
+
+
+def _toy_identity_net(weights):
+    """The toy world's E_id (`toynets.ToyIdentityNet`) from its toy_id.weights.h5 (or the directory
+    holding it and toy_id.json); random init when `weights` is None (tests only)."""
+    from idd_tf import toynets  # toynets builds on this module
+    if not weights:
+        return toynets.build_net("id")
+    path = Path(weights)
+    if not path.exists():
+        raise FileNotFoundError(f"toy E_id not found: {path}")
+    directory = path if path.is_dir() else path.parent
+    if path.is_file() and path.name != toynets.file_names("id")["weights"]:
+        raise ValueError(f"toy E_id weights must be named {toynets.file_names('id')['weights']} "
+                         f"(with toy_id.json beside it), got {path}")
+    return toynets.load_net(directory, "id")
 
 
 # ----------------------------------------------------------------------------------------------

@@ -70,7 +70,8 @@ class GANTrainer:
     """One NVIDIA training iteration per `train_step(reals, step)`; owns the optimizers and counters.
 
     `reals`: uint8 NHWC [B, R, R, C] (converted to NVIDIA's [-1, 1]). Returns a dict of metrics:
-    loss_g, loss_d, r1 (mean R1 penalty, 0 on lazy steps), real/fake scores, gs_beta.
+    loss_g, loss_d, r1 (mean R1 penalty of the latest step that applied it; NaN before the first one
+    in this process), real/fake scores, gs_beta.
     `checkpoint` holds G, D, Gs, both optimizers, the iteration counter and the image counter.
     """
 
@@ -82,6 +83,7 @@ class GANTrainer:
         self.g_opt.build(G.trainable_variables)
         self.d_opt.build(D.trainable_variables)
         self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+        self._last_r1 = float("nan")  # until the first R1 step of this process
         self.nimg = tf.Variable(0, dtype=tf.int64, trainable=False, name="nimg")
         self.beta = gs_beta(c.batch_size, c.g_smoothing_kimg)
         g, gs = named_weights(G), named_weights(Gs)
@@ -175,6 +177,11 @@ class GANTrainer:
         if bad or not metrics.pop("grads_finite"):
             what = ", ".join(f"{k}={metrics[k]}" for k in bad) or "gradients"
             raise FloatingPointError(f"StyleGAN training diverged at step {step}: non-finite {what}")
+        # lazy R1: report the penalty of the latest step that computed it (a logging interval that
+        # is a multiple of r1_interval would otherwise only ever show R1-free steps)
+        if with_r1:
+            self._last_r1 = metrics["r1"]
+        metrics["r1"] = self._last_r1
         metrics["gs_beta"] = self.beta
         return metrics
 

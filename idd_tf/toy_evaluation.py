@@ -143,3 +143,102 @@ def coverage_plot(predicted: dict, prior: dict, path, title: str = "") -> Path:
     fig.savefig(buf, format="png", dpi=90)
     plt.close(fig)
     return data.atomic_write_bytes(Path(path), buf.getvalue())
+
+
+# ----------------------------------------------------------------------------------------------
+# Disentanglement: does I_out keep the identity of I_id and the attributes of I_attr?
+
+IDENTITY_NAMES = tuple(f.name for f in toyworld.IDENTITY_FACTORS)
+ATTRIBUTE_NAMES = tuple(f.name for f in toyworld.ATTRIBUTE_FACTORS)
+CIRCULAR = ("bg_hue", "clothes_hue")     # hues wrap around: 0 and 1 are the same colour
+POSE = ("yaw", "pitch", "roll")
+
+
+def prior_std(name: str) -> float:
+    """Standard deviation of a continuous factor under the renderer's prior (uniform in [low, high])."""
+    return _factor_scale(name) / np.sqrt(12.0)
+
+
+def factor_errors(pred: dict, ref: dict, names) -> dict:
+    """Per-sample factor disagreement of `pred` with `ref` ({name: [N]}, e.g. the evaluator on
+    I_out and on I_id): |difference| in prior std units for continuous factors (hues wrapped),
+    0/1 mismatch for discrete ones. Returns {"per_factor": {name: mean}, "continuous": [N] mean
+    over the continuous factors, "discrete": [N] mean mismatch (None without discrete factors)}."""
+    kinds = {f.name: f.kind for f in toyworld.IDENTITY_FACTORS + toyworld.ATTRIBUTE_FACTORS}
+    cont, disc, per = [], [], {}
+    for name in names:
+        a, b = np.asarray(pred[name], np.float64), np.asarray(ref[name], np.float64)
+        if kinds[name] == "discrete":
+            err = (np.rint(a) != np.rint(b)).astype(np.float64)
+            disc.append(err)
+        else:
+            d = a - b
+            if name in CIRCULAR:
+                d = (d + 0.5) % 1.0 - 0.5
+            err = np.abs(d) / prior_std(name)
+            cont.append(err)
+        per[name] = float(err.mean())
+    return {"per_factor": per, "continuous": np.mean(cont, axis=0) if cont else None,
+            "discrete": np.mean(disc, axis=0) if disc else None}
+
+
+def disentanglement_scores(evaluator, id_u8, attr_u8, out_u8, batch: int = 256) -> dict:
+    """The toy world's analog of the paper's Table 1, scored by the independent evaluator only.
+
+    identity: factor error of I_out vs I_id over the identity factors (std units / mismatch
+    rate) and the cosine of the evaluator's identity embeddings; attributes: factor error of
+    I_out vs I_attr over the attribute factors, landmark distance (mean L2 of the evaluator's 68
+    points, as a fraction of the image side: the paper's expression metric normalised by
+    resolution) and pose error (L2 of yaw, pitch, roll differences, degrees). Means over pairs,
+    and the per-pair arrays under "per_pair" (for confidence intervals and best/worst pairs).
+    """
+    def run(u8):
+        x = np.asarray(u8, np.float32) / 127.5 - 1.0
+        outs = [evaluator(x[i:i + batch]) for i in range(0, len(x), batch)]
+        from idd_tf import toynets
+        raw = {k: np.concatenate([o[k].numpy() for o in outs]) for k in outs[0]}
+        return {"factors": toynets.decode_factors({k: v for k, v in raw.items()
+                                                   if k not in ("embedding", "landmarks")}),
+                "embedding": raw["embedding"], "landmarks": raw["landmarks"]}
+
+    e_id, e_attr, e_out = run(id_u8), run(attr_u8), run(out_u8)
+    ident = factor_errors(e_out["factors"], e_id["factors"], IDENTITY_NAMES)
+    attrs = factor_errors(e_out["factors"], e_attr["factors"], ATTRIBUTE_NAMES)
+    cosine = np.sum(e_out["embedding"] * e_id["embedding"], axis=-1)
+    lnd = np.linalg.norm(e_out["landmarks"] - e_attr["landmarks"], axis=-1).mean(-1)
+    pose = np.sqrt(sum((e_out["factors"][n] - e_attr["factors"][n]) ** 2 for n in POSE))
+    per_pair = {"id_factor_error": ident["continuous"], "id_discrete_error": ident["discrete"],
+                "id_cosine": cosine, "attr_factor_error": attrs["continuous"],
+                "landmark_error": lnd, "pose_error_deg": pose}
+    return {"n": int(len(cosine)),
+            **{k: float(np.mean(v)) for k, v in per_pair.items()},
+            "id_per_factor": ident["per_factor"], "attr_per_factor": attrs["per_factor"],
+            "per_pair": per_pair}
+
+
+def ground_truth_pairs(n: int, seed: int, resolution: int = 64) -> dict:
+    """n renderer pairs with the ideal answer: I_id = person a in view a, I_attr = person b in view
+    b (a != b), truth = render(identity of a, attributes of b). uint8 {"id", "attr", "truth"}."""
+    rng = np.random.default_rng([seed, 7])
+    ids, attrs, truths = [], [], []
+    for i in range(n):
+        a = toyworld.person_example(2 * i, 0, seed, resolution)
+        b = toyworld.person_example(2 * i + 1, 1 + int(rng.integers(1000)), seed, resolution)
+        ids.append(a["image"])
+        attrs.append(b["image"])
+        truths.append(toyworld.render(a["identity"], b["attributes"], resolution))
+    return {"id": np.stack(ids), "attr": np.stack(attrs), "truth": np.stack(truths)}
+
+
+def image_distances(out_u8, truth_u8) -> dict:
+    """Per-image PSNR (dB), MS-SSIM and mean L1 (in [0, 1] units) of outputs against targets,
+    averaged: {"psnr", "ms_ssim", "l1"}."""
+    from idd_tf import losses
+    a = np.asarray(out_u8, np.float64)
+    b = np.asarray(truth_u8, np.float64)
+    mse = ((a - b) ** 2).mean(axis=(1, 2, 3))
+    psnr = 10 * np.log10(255.0 ** 2 / np.maximum(mse, 1e-10))
+    l1 = np.abs(a - b).mean(axis=(1, 2, 3)) / 255.0
+    raw = lambda x: (np.asarray(x, np.float32) / 127.5 - 1.0)  # noqa: E731
+    ssim = losses.ms_ssim(raw(out_u8), raw(truth_u8)).numpy()
+    return {"psnr": float(psnr.mean()), "ms_ssim": float(ssim.mean()), "l1": float(l1.mean())}

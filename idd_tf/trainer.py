@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Callable
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from idd_tf import losses
@@ -149,6 +150,11 @@ class Trainer:
         return next(self._iterator)
 
     def save(self) -> str | None:
+        trained = self.model.generator_variables + self.model.d_w.trainable_variables
+        bad = [v.path for v in trained if not bool(tf.reduce_all(tf.math.is_finite(v)))]
+        if bad:  # never let a diverged model become the latest checkpoint
+            raise FloatingPointError(f"non-finite weights at step {int(self.step.numpy())} "
+                                     f"({', '.join(bad[:3])}{' ...' if len(bad) > 3 else ''}); not saved")
         path = self.manager.save(checkpoint_number=int(self.step.numpy()))
         if not self.chief:
             shutil.rmtree(self.manager.directory, ignore_errors=True)
@@ -216,10 +222,13 @@ class Trainer:
                                d_real=tf.reduce_mean(real_logits), d_fake=tf.reduce_mean(fake_logits))
         grads = [tape.gradient(scaled, variables) for _, scaled, variables, _ in updates]
         del tape
+        checked = [v for v in metrics.values()] + [x for g in grads for x in g if x is not None]
+        finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(x)) for x in checked])
         for (name, _, variables, opt), g in zip(updates, grads):
             global_norm(f"grad_norm_{name}", g)
             opt.apply_gradients(zip(g, variables))
-        return {**metrics, **norms}
+        # 1 when every loss and gradient of this step was finite (mean over replicas: 1 iff all were)
+        return {**metrics, **norms, "finite": tf.cast(finite, tf.float32)}
 
     # ------------------------------------------------------------------------------------------
     def run(self, until_step: int) -> dict:
@@ -234,7 +243,13 @@ class Trainer:
             self.monitor.start_timer(start)
         for s in range(start, until_step):
             log = (s + 1) % c.log_every == 0 or s + 1 == until_step
-            metrics = self.train_step(self.next_batch(), log)
+            metrics = dict(self.train_step(self.next_batch(), log))
+            if float(metrics.pop("finite")) < 1.0:  # before anything of this step is written
+                bad = [k for k, v in metrics.items() if not np.isfinite(float(v))]
+                raise FloatingPointError(
+                    f"training diverged at step {s}: non-finite {', '.join(bad) or 'gradients'}; "
+                    f"the latest checkpoint ({self.manager.latest_checkpoint or 'none yet'}) is the "
+                    "last good one")
             step = int(self.step.numpy())
             if self.monitor and log:
                 values = {k: float(v) for k, v in metrics.items()}

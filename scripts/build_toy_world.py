@@ -35,6 +35,7 @@ flags.DEFINE_multi_string("stylegan_set", [], "--set options passed to train_sty
 
 ROOT = Path(__file__).resolve().parents[1]
 PICKLE = "stylegan_toy.pkl"
+STYLEGAN_CARD = "MODEL_CARD_stylegan.md"
 
 
 def _run(args):
@@ -56,29 +57,33 @@ def main(argv):
     t0 = time.perf_counter()
 
     from idd_tf import toynets
-    for net in toynets.NETS:  # each is skipped when shipped (its report exists), resumed otherwise
-        if FLAGS.overwrite or not (out / toynets.file_names(net)["report"]).exists():
+    for net in toynets.NETS:
+        # complete when its model card (written last) exists; otherwise resumed from its checkpoint,
+        # replacing the partial outputs of an interrupted build
+        if FLAGS.overwrite or not (out / toynets.file_names(net)["card"]).exists():
             _run([ROOT / "scripts" / "train_toy_nets.py", "--net", net, "--out", out,
-                  "--work_dir", work / "nets", *quick, *overwrite])
+                  "--work_dir", work / "nets", *quick, "--overwrite"])
 
     run_dir = work / "stylegan"
     final = run_dir / "network-final.pkl"
     if not final.exists() or FLAGS.overwrite:
         _run([ROOT / "scripts" / "train_stylegan.py", "--preset", "quick" if FLAGS.quick else "toy",
               "--run_dir", run_dir, *sum((["--set", s] for s in FLAGS.stylegan_set), [])])
-    target = out / PICKLE
-    if target.exists() and not FLAGS.overwrite:
-        logging.info("%s exists (pass --overwrite to replace it)", target)
+    target, card = out / PICKLE, out / STYLEGAN_CARD
+    if target.exists() and card.exists() and not FLAGS.overwrite:  # the card is written last
+        logging.info("%s exists with its model card (pass --overwrite to replace them)", target)
     else:
         tmp = target.with_name(f".{target.name}.tmp")
         shutil.copyfile(final, tmp)
         os.replace(tmp, target)
+        command = ["python scripts/build_toy_world.py", *quick,
+                   *(f"--stylegan_set {s}" for s in FLAGS.stylegan_set)]
         stylegan_card(target, run_dir, out, FLAGS.quality_samples or (200 if FLAGS.quick else 5000),
-                      " ".join(["python scripts/build_toy_world.py", *quick]))
+                      " ".join(command), "quick" if FLAGS.quick else "toy")
     print(f"toy world in {out} ({time.perf_counter() - t0:.0f} s this session)")
 
 
-def stylegan_card(pickle_path, run_dir, out, n, command):
+def stylegan_card(pickle_path, run_dir, out, n, command, preset):
 
     import idd_tf
     from idd_tf import data, gan_training, toy_evaluation, toynets
@@ -121,10 +126,13 @@ EMA half-life {config.g_smoothing_kimg} kimg, style mixing {config.style_mixing_
 resolution). Saved in NVIDIA's pickle format ((G, D, Gs) Network states, version 3); read it with
 `idd_tf.load_stylegan` or NVIDIA's own code.
 
-- Command: `{command}` (StyleGAN step: `python scripts/train_stylegan.py --preset toy --run_dir
-  {run_dir.name}`; resumable: rerun the same command)
+- Command: `{command}` (its StyleGAN step: `python scripts/train_stylegan.py --preset {preset}
+  --run_dir <work>/stylegan`; resumable: rerun the same command)
 - Steps: {timing['step']}, images seen: {timing['nimg']} ({timing['nimg'] / 1000:.0f} kimg),
   training wall time: {timing['seconds'] / 3600:.2f} h on the machine it was built on
+  ({timing['nimg'] / max(timing['seconds'], 1e-9):.1f} images/s over the whole run, sample grids,
+  checkpoints and snapshots included; one iteration in isolation: `python
+  benchmarks/bench_gan_train_step.py`)
 - Size: {pickle_path.stat().st_size / 1e6:.2f} MB
 
 ## Quality (evaluator feature space, {n} samples vs {n} renders; floor = two disjoint render sets)
@@ -145,7 +153,7 @@ Per factor (W1 / std for continuous factors, total variation for discrete ones):
 Samples (`stylegan_samples.png`, fixed seeds, no truncation) and per-factor histograms
 (`stylegan_coverage.png`) are beside this card.
 """
-    data.atomic_write_bytes(out / "MODEL_CARD_stylegan.md", card.encode())
+    data.atomic_write_bytes(out / STYLEGAN_CARD, card.encode())
     return report
 
 

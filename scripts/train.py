@@ -4,6 +4,7 @@
     python scripts/train.py --preset ffhq256 --stylegan PKL --vggface2 resnet50.h5 \\
         --inception inception_v3_notop.h5 --landmarks lnd.weights.h5 --dataset data/ffhq256
     python scripts/train.py --resume runs/00003-tiny         # continue exactly where it stopped
+    python scripts/train.py --resume runs/00003-tiny --set optim.lr_nonadv=1e-5   # after a divergence (exit 2)
     python scripts/train.py --preset ffhq1024 --dry_run      # print the resolved config, or what is missing
 
 Real presets refuse to start (before any work) while a weight file is missing: a random-init
@@ -25,7 +26,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from absl import app, flags, logging  # noqa: E402
 
 FLAGS = flags.FLAGS
-flags.DEFINE_enum("preset", "tiny", ["tiny", "ffhq256", "ffhq1024"], "configuration preset")
+flags.DEFINE_enum("preset", "tiny", ["tiny", "toy", "ffhq256", "ffhq1024"], "configuration preset")
 flags.DEFINE_string("run_root", "runs", "where new run directories are created")
 flags.DEFINE_string("resume", None, "run directory to continue (its config.json is used)")
 flags.DEFINE_string("run_dir", None, "explicit run directory (multi-worker: the same shared path on every worker)")
@@ -52,6 +53,8 @@ def resolve_config():
         changes = {"steps": FLAGS.steps} if FLAGS.steps else {}
         if FLAGS.allow_random_encoders is not None:
             changes["allow_random_encoders"] = FLAGS.allow_random_encoders
+        # e.g. a lower learning rate after a divergence; written to the run's config.json
+        changes.update(cfg.parse_overrides(FLAGS.set))
         return config.replace(**changes)
     config = cfg.TRAIN_PRESETS[FLAGS.preset]
     changes = {}
@@ -70,7 +73,8 @@ def preflight_problems(config) -> list[str]:
     `allow_random_encoders` (tiny; or --allow_random_encoders), every pretrained network without
     weights (it would be random-init silently). Each names its flag and config field."""
     needed = [("--stylegan", "stylegan_weights", config.stylegan_weights, "StyleGAN (NVIDIA pickle or converted dir)"),
-              ("--vggface2", "id_encoder.weights", config.id_encoder.weights, "E_id (VGGFace2 ResNet-50 .h5)"),
+              ("--vggface2", "id_encoder.weights", config.id_encoder.weights,
+               "E_id (toy_id.weights.h5)" if config.id_encoder.arch == "toy" else "E_id (VGGFace2 ResNet-50 .h5)"),
               ("--landmarks", "landmarks.weights", config.landmarks.weights, "E_lnd (train_landmarks.py output)")]
     if config.attr_encoder.arch == "inception_v3":  # arch "tiny" has no pretrained weights
         needed.insert(2, ("--inception", "attr_encoder.weights", config.attr_encoder.weights,
@@ -153,7 +157,7 @@ def main(argv):
         config = config.replace(dataset=str(run_dir / "dataset"))
     if config.validate_every and config.validation_dataset is None:
         config = config.replace(validation_dataset=str(config.dataset).rstrip("/") + "-val")
-    if chief and not (run_dir / "config.json").exists():
+    if chief and (not (run_dir / "config.json").exists() or (FLAGS.resume and FLAGS.set)):
         data.atomic_write_bytes(run_dir / "config.json", (json.dumps(config.to_dict(), indent=2) + "\n").encode())
 
     if not (Path(config.dataset) / data.MANIFEST).exists():
@@ -193,7 +197,14 @@ def main(argv):
     start = tr.restore()
     if start:
         logging.info("resumed at step %d", start)
-    result = tr.run(config.steps)
+    try:
+        result = tr.run(config.steps)
+    except FloatingPointError as e:
+        mon.close()
+        logging.error("%s\nNothing of the diverged step was saved. Continue from the last good "
+                      "checkpoint, e.g. with lower learning rates: python scripts/train.py --resume %s "
+                      "--set optim.lr_nonadv=... --set optim.lr_adv=... --set optim.lr_disc=...", e, run_dir)
+        sys.exit(2)
     if not chief:
         print(f"worker done: step {result['step']}")
         return

@@ -90,7 +90,7 @@ def main(argv):
     except (idd_tf.StyleGANFormatError, FileNotFoundError, ValueError) as e:
         logging.error("%s", e)
         sys.exit(1)
-    if not (run_dir / "config.json").exists():
+    if not (run_dir / "config.json").exists() or FLAGS.kimg:  # a new length is part of the record
         data.atomic_write_bytes(run_dir / "config.json",
                                 (json.dumps(config.to_dict(), indent=2) + "\n").encode())
     assert StyleGANConfig.from_dict(config.stylegan.to_dict()) == nets["G"].config

@@ -1,5 +1,7 @@
 """Scores against the toy world: KID, 1-D Wasserstein, factor coverage, StyleGAN quality."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -56,3 +58,48 @@ def test_stylegan_quality_and_plot(tmp_path):
         q["coverage_floor"]["per_factor"]["bg_value"]["w1_std"]
     path = te.coverage_plot(q["_predicted"], q["_prior"], tmp_path / "cov.png", "test")
     assert path.stat().st_size > 5000
+
+
+SHIPPED = Path(__file__).resolve().parents[1] / "stylegan_weights" / "toy"
+
+
+@pytest.mark.skipif(not (SHIPPED / "toy_evaluator.weights.h5").is_file(), reason="shipped evaluator absent")
+def test_disentanglement_scores_on_known_answers():
+    """Copying I_attr has zero attribute error, copying I_id zero identity error (by construction);
+    the truth (identity of I_id rendered with the attributes of I_attr) scores far better than
+    either copy on the side it has to keep."""
+    from idd_tf import toynets
+    evaluator = toynets.load_net(SHIPPED, "evaluator")
+    pairs = te.ground_truth_pairs(24, seed=5)
+    ids, attrs, truth = pairs["id"], pairs["attr"], pairs["truth"]
+    copy_attr = te.disentanglement_scores(evaluator, ids, attrs, attrs)
+    copy_id = te.disentanglement_scores(evaluator, ids, attrs, ids)
+    ideal = te.disentanglement_scores(evaluator, ids, attrs, truth)
+    assert copy_attr["n"] == 24
+    assert copy_attr["attr_factor_error"] == 0 and copy_attr["landmark_error"] == 0
+    assert copy_attr["pose_error_deg"] == 0
+    assert copy_id["id_factor_error"] == 0 and copy_id["id_discrete_error"] == 0
+    np.testing.assert_allclose(copy_id["id_cosine"], 1.0, atol=1e-5)
+    assert ideal["id_factor_error"] < 0.5 * copy_attr["id_factor_error"]
+    assert ideal["attr_factor_error"] < 0.5 * copy_id["attr_factor_error"]
+    assert ideal["id_cosine"] > copy_attr["id_cosine"] + 0.3
+    assert ideal["pose_error_deg"] < 0.5 * copy_id["pose_error_deg"]
+    assert set(ideal["id_per_factor"]) == set(te.IDENTITY_NAMES)
+    assert ideal["per_pair"]["landmark_error"].shape == (24,)
+    # the ground truth pairs: the truth is the render of (identity of I_id, attributes of I_attr)
+    from idd_tf import toyworld
+    a = toyworld.person_example(0, 0, 5)
+    np.testing.assert_array_equal(ids[0], a["image"])
+    same = te.image_distances(truth, truth)
+    assert same["l1"] == 0 and same["psnr"] >= 99 and abs(same["ms_ssim"] - 1) < 1e-5
+    assert te.image_distances(attrs, truth)["psnr"] < 40
+
+
+def test_factor_errors_units():
+    pred = {"yaw": np.array([10.0, -30.0]), "bg_hue": np.array([0.95, 0.5]), "glasses": np.array([1, 0])}
+    ref = {"yaw": np.array([0.0, -30.0]), "bg_hue": np.array([0.05, 0.5]), "glasses": np.array([1, 1])}
+    got = te.factor_errors(pred, ref, ["yaw", "bg_hue", "glasses"])
+    yaw_std = 60.0 / np.sqrt(12.0)
+    np.testing.assert_allclose(got["per_factor"]["yaw"], 0.5 * 10.0 / yaw_std)
+    np.testing.assert_allclose(got["per_factor"]["bg_hue"], 0.5 * 0.1 / (1 / np.sqrt(12.0)))  # wrapped
+    assert got["per_factor"]["glasses"] == 0.5 and list(got["discrete"]) == [0.0, 1.0]

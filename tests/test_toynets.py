@@ -57,6 +57,16 @@ def test_save_load_round_trip(small_nets, tmp_path):
     info = json.loads((tmp_path / "toy_lnd.json").read_text())["landmark_encoder"]
     enc = encoders.LandmarkEncoder(config.LandmarkConfig(weights=str(tmp_path / "toy_lnd.weights.h5"), **info))
     np.testing.assert_allclose(enc(x).numpy(), small_nets["lnd"](x).numpy(), atol=1e-6)
+    # ... and the toy E_id is the model's E_id with arch "toy" (file or directory)
+    for weights in (tmp_path / "toy_id.weights.h5", tmp_path):
+        e_id = encoders.IdentityEncoder(config.IdEncoderConfig(arch="toy", weights=str(weights)))
+        assert e_id.embedding_size == 16 and not e_id.trainable_weights
+        np.testing.assert_array_equal(e_id(x).numpy(), small_nets["id"](x).numpy())
+    (tmp_path / "renamed.weights.h5").write_bytes((tmp_path / "toy_id.weights.h5").read_bytes())
+    with pytest.raises(ValueError, match="toy_id.weights.h5"):
+        encoders.IdentityEncoder(config.IdEncoderConfig(arch="toy", weights=str(tmp_path / "renamed.weights.h5")))
+    with pytest.raises(ValueError, match="unknown identity encoder arch"):
+        encoders.IdentityEncoder(config.IdEncoderConfig(arch="resnet18"))
     (tmp_path / "toy_evaluator.weights.h5").unlink()
     with pytest.raises(FileNotFoundError, match="toy_evaluator.weights.h5"):
         toynets.load_toy_networks(tmp_path)
@@ -187,3 +197,27 @@ def test_shipped_nets_reach_their_targets():
                 assert acc >= ref - 0.03, n
                 if ref >= toynets.TARGETS["discrete_accuracy"]:
                     assert acc >= toynets.TARGETS["discrete_accuracy"] - 0.02, n
+
+
+@pytest.mark.skipif(not (SHIPPED / "stylegan_toy.pkl").is_file(), reason="toy StyleGAN not shipped")
+def test_shipped_toy_stylegan():
+    """The shipped toy StyleGAN reads through the NVIDIA-pickle loader, draws varied 64 px samples,
+    and its card's measured quality is on record; all shipped toy parts stay <= 30 MB together."""
+    import idd_tf
+    from idd_tf import legacy, stylegan
+    nets = legacy.load_networks(SHIPPED / "stylegan_toy.pkl")
+    assert set(nets) == {"config", "G", "D", "Gs"} and nets["Gs"].resolution == 64
+    G = nets["Gs"]
+    z = np.random.RandomState(0).randn(8, G.latent_size).astype(np.float32)
+    imgs = stylegan.to_uint8(G(z, truncation_psi=0.7, truncation_cutoff=8)).numpy()
+    assert imgs.shape == (8, 64, 64, 3)
+    np.testing.assert_array_equal(imgs, stylegan.to_uint8(idd_tf.load_stylegan(SHIPPED / "stylegan_toy.pkl")(
+        z, truncation_psi=0.7, truncation_cutoff=8)).numpy())
+    diffs = [np.abs(imgs[i].astype(float) - imgs[j]).mean() for i in range(8) for j in range(i + 1, 8)]
+    assert min(diffs) > 2.0  # no two samples alike (no mode collapse)
+    report = json.loads((SHIPPED / "stylegan_quality.json").read_text())
+    assert report["quality"]["n"] >= 5000 and report["quality"]["fid"] >= report["quality"]["fid_floor"]
+    card = (SHIPPED / "MODEL_CARD_stylegan.md").read_text()
+    assert f"{report['quality']['fid']:.2f}" in card and "python scripts/build_toy_world.py" in card
+    total = sum(p.stat().st_size for p in SHIPPED.iterdir() if p.suffix in (".h5", ".pkl"))
+    assert total <= 30e6

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -44,6 +45,13 @@ def test_default_run_leaves_everything(default_run):
     assert SCALARS <= set(scalars), SCALARS - set(scalars)
     assert max(scalars["loss_id"]) == 500
     assert "id_attr_out" in images
+    # validation (tiny: every 100 steps) on the held-out split train.py generated beside the dataset
+    assert {"val/id_to_out", "val/lnd_dist", "val/rec_psnr"} <= set(scalars)
+    assert sorted(scalars["val/id_to_out"]) == [100, 200, 300, 400, 500]
+    assert cfg["validation_dataset"] == cfg["dataset"] + "-val"
+    assert (Path(cfg["validation_dataset"]) / "manifest.json").is_file()
+    for best in ("best_id", "best_lnd"):
+        assert tf.train.latest_checkpoint(str(run / "checkpoints" / best)), best
     grid = data.load_image(run / "images" / "id_attr_out_0000500.png")
     assert grid.shape == (4 * 32, 3 * 32, 3)
 
@@ -123,3 +131,34 @@ def test_train_landmarks_distils_dlib_and_feeds_training(default_run, tmp_path):
     assert cfg["landmarks"]["weights"] == str(out / "landmarks.weights.h5")
     again = run_script("scripts/train_landmarks.py", "--dataset", run / "dataset", "--out", out)
     assert again.returncode == 1 and "exists" in again.stderr
+
+
+def test_divergence_stops_cleanly_and_resume_continues(default_run, tmp_path):
+    """A run whose losses explode exits 2 naming the step, writes no non-finite checkpoint, and
+    `--resume --set optim.*=...` continues from the last good one."""
+    src = default_run["run"]  # its StyleGAN and dataset: no generation here
+    run = tmp_path / "run"
+    first = run_script("scripts/train.py", "--run_dir", run, "--steps", "20", "--stylegan", src / "stylegan",
+                       "--dataset", src / "dataset", "--set", "validate_every=0", "--set", "checkpoint_every=10")
+    assert first.returncode == 0, first.stderr[-3000:]
+    # a loss weight past float32's range: the first step's loss is inf (deterministic, unlike a
+    # huge learning rate, which this small model survives for hundreds of steps)
+    bad = run_script("scripts/train.py", "--resume", run, "--steps", "300", "--set", "loss.id=1e39")
+    assert bad.returncode == 2, bad.stderr[-3000:]
+    assert re.search(r"(diverged at step \d+: non-finite|non-finite weights at step \d+)", bad.stderr)
+    assert "diverged at step 20: non-finite loss_nonadv" in bad.stderr, bad.stderr[-3000:]
+    assert "--resume" in bad.stderr and "done: step" not in bad.stdout
+    assert json.loads((run / "config.json").read_text())["loss"]["id"] == 1e39  # --set on resume is recorded
+    latest = tf.train.latest_checkpoint(str(run / "checkpoints"))
+    last_good = int(latest.rsplit("-", 1)[1])
+    assert last_good == 20
+    for index in (run / "checkpoints").glob("ckpt-*.index"):  # every checkpoint holds finite values
+        reader = tf.train.load_checkpoint(str(index.with_suffix("")))
+        for name in reader.get_variable_to_shape_map():
+            value = reader.get_tensor(name)
+            if isinstance(value, np.ndarray) and value.dtype.kind == "f":
+                assert np.isfinite(value).all(), (index.name, name)
+    good = run_script("scripts/train.py", "--resume", run, "--steps", str(last_good + 10),
+                      "--set", "loss.id=1.0", "--set", "optim.lr_nonadv=1e-4")
+    assert good.returncode == 0, good.stderr[-3000:]
+    assert f"resumed at step {last_good}" in good.stderr and f"done: step {last_good + 10}" in good.stdout

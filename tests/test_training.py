@@ -134,6 +134,25 @@ def test_official_loss_forms_in_the_step(setup, tmp_path):
     tr = make_trainer(setup, tmp_path / "run")
     np.testing.assert_allclose(tr.rec_mask.numpy(), losses.pixel_mask(CFG.stylegan.resolution))
     assert tr.rec_mask.numpy()[16, 16] < tr.rec_mask.numpy()[0, 0]
+    # each update's optimizer has its own learning rate (official: lr, 0.1 lr, 0.4 lr)
+    for opt, lr in ((tr.opt_nonadv, CFG.optim.lr_nonadv), (tr.opt_adv, CFG.optim.lr_adv),
+                    (tr.opt_d, CFG.optim.lr_disc)):
+        np.testing.assert_allclose(float(keras.ops.convert_to_numpy(opt.learning_rate)), lr, rtol=1e-6)
+    tr.train_step(tr.next_batch())  # step 0: a cross step (L_rec off)
+    batch = tr.next_batch()  # step 1: I_attr == I_id
+    m, img = tr.model, batch["image"]
+    out = m.stylegan.synthesis(m.mapping(tf.concat([m.e_id(img), m.e_attr(img)], -1)), noise_mode="const")
+    # hand-computed official forms at the pre-update weights: L_lnd = mean over 51 inner points
+    # and x/y of squared differences in 160-px units; L1 of L_rec masked and summed over the batch
+    d = (m.e_lnd(img).numpy() - m.e_lnd(out).numpy())[:, 17:] * 160.0
+    want_lnd = float(np.mean(d ** 2))
+    per_pixel = np.mean(np.abs(img.numpy() - out.numpy()), axis=-1) * 0.5  # [0, 1] units
+    l1 = float(np.sum(per_pixel * losses.pixel_mask(CFG.stylegan.resolution)[None]))  # sum over batch
+    ssim = float(np.mean(1.0 - losses.ms_ssim(img, out).numpy()))
+    got = tr.train_step(batch)
+    assert float(got["cross_step"]) == 0.0
+    np.testing.assert_allclose(float(got["loss_lnd"]), want_lnd, rtol=1e-4)
+    np.testing.assert_allclose(float(got["loss_rec"]), 0.84 * ssim + 0.16 * l1, rtol=1e-4)
 
 
 class _Recorder:
