@@ -51,3 +51,17 @@ def test_random_networks_only_where_the_config_allows_them(tmp_path):
     assert "--vggface2" in proc.stderr and "--stylegan" in proc.stderr and "--inception" not in proc.stderr
     assert "no_such_lnd.weights.h5: no such file" in proc.stderr
     assert not (tmp_path / "runs").exists()
+
+
+def test_toy_preset_uses_only_shipped_trained_parts(tmp_path):
+    """The toy world's preset: every frozen network is a shipped, trained file (no random init)."""
+    cfg = TRAIN_PRESETS["toy"]
+    assert not cfg.allow_random_encoders and cfg.id_encoder.arch == "toy"
+    for path in (cfg.stylegan_weights, cfg.id_encoder.weights, cfg.landmarks.weights):
+        assert (ROOT / "stylegan_weights" / "toy" / path.rsplit("/", 1)[1]).is_file(), path
+    proc = run_script("scripts/train.py", "--preset", "toy", "--dry_run", "--run_root", tmp_path / "runs",
+                      timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    resolved = json.loads(proc.stdout)
+    assert resolved["landmarks"]["weights"].endswith("stylegan_weights/toy/toy_lnd.weights.h5")
+    assert not (tmp_path / "runs").exists()
