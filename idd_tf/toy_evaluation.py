@@ -150,7 +150,6 @@ def coverage_plot(predicted: dict, prior: dict, path, title: str = "") -> Path:
 
 IDENTITY_NAMES = tuple(f.name for f in toyworld.IDENTITY_FACTORS)
 ATTRIBUTE_NAMES = tuple(f.name for f in toyworld.ATTRIBUTE_FACTORS)
-CIRCULAR = ("bg_hue", "clothes_hue")     # hues wrap around: 0 and 1 are the same colour
 POSE = ("yaw", "pitch", "roll")
 
 
@@ -164,6 +163,7 @@ def factor_errors(pred: dict, ref: dict, names) -> dict:
     I_out and on I_id): |difference| in prior std units for continuous factors (hues wrapped),
     0/1 mismatch for discrete ones. Returns {"per_factor": {name: mean}, "continuous": [N] mean
     over the continuous factors, "discrete": [N] mean mismatch (None without discrete factors)}."""
+    from idd_tf.toynets import CIRCULAR_FACTORS  # hues wrap around: 0 and 1 are the same colour
     kinds = {f.name: f.kind for f in toyworld.IDENTITY_FACTORS + toyworld.ATTRIBUTE_FACTORS}
     cont, disc, per = [], [], {}
     for name in names:
@@ -173,7 +173,7 @@ def factor_errors(pred: dict, ref: dict, names) -> dict:
             disc.append(err)
         else:
             d = a - b
-            if name in CIRCULAR:
+            if name in CIRCULAR_FACTORS:
                 d = (d + 0.5) % 1.0 - 0.5
             err = np.abs(d) / prior_std(name)
             cont.append(err)
@@ -192,10 +192,11 @@ def disentanglement_scores(evaluator, id_u8, attr_u8, out_u8, batch: int = 256) 
     resolution) and pose error (L2 of yaw, pitch, roll differences, degrees). Means over pairs,
     and the per-pair arrays under "per_pair" (for confidence intervals and best/worst pairs).
     """
-    def run(u8):
-        x = np.asarray(u8, np.float32) / 127.5 - 1.0
+    from idd_tf import toynets
+
+    def run(u8):  # one evaluator pass per image set: factors, embedding and landmarks together
+        x = toynets.to_float(u8)
         outs = [evaluator(x[i:i + batch]) for i in range(0, len(x), batch)]
-        from idd_tf import toynets
         raw = {k: np.concatenate([o[k].numpy() for o in outs]) for k in outs[0]}
         return {"factors": toynets.decode_factors({k: v for k, v in raw.items()
                                                    if k not in ("embedding", "landmarks")}),
@@ -233,12 +234,11 @@ def ground_truth_pairs(n: int, seed: int, resolution: int = 64) -> dict:
 def image_distances(out_u8, truth_u8) -> dict:
     """Per-image PSNR (dB), MS-SSIM and mean L1 (in [0, 1] units) of outputs against targets,
     averaged: {"psnr", "ms_ssim", "l1"}."""
-    from idd_tf import losses
+    from idd_tf import losses, toynets
     a = np.asarray(out_u8, np.float64)
     b = np.asarray(truth_u8, np.float64)
     mse = ((a - b) ** 2).mean(axis=(1, 2, 3))
     psnr = 10 * np.log10(255.0 ** 2 / np.maximum(mse, 1e-10))
     l1 = np.abs(a - b).mean(axis=(1, 2, 3)) / 255.0
-    raw = lambda x: (np.asarray(x, np.float32) / 127.5 - 1.0)  # noqa: E731
-    ssim = losses.ms_ssim(raw(out_u8), raw(truth_u8)).numpy()
+    ssim = losses.ms_ssim(toynets.to_float(out_u8), toynets.to_float(truth_u8)).numpy()
     return {"psnr": float(psnr.mean()), "ms_ssim": float(ssim.mean()), "l1": float(l1.mean())}

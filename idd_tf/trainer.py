@@ -222,7 +222,7 @@ class Trainer:
                                d_real=tf.reduce_mean(real_logits), d_fake=tf.reduce_mean(fake_logits))
         grads = [tape.gradient(scaled, variables) for _, scaled, variables, _ in updates]
         del tape
-        checked = [v for v in metrics.values()] + [x for g in grads for x in g if x is not None]
+        checked = list(metrics.values()) + [x for g in grads for x in g if x is not None]
         finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(x)) for x in checked])
         for (name, _, variables, opt), g in zip(updates, grads):
             global_norm(f"grad_norm_{name}", g)

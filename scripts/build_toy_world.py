@@ -53,7 +53,6 @@ def main(argv):
     out, work = Path(FLAGS.out).resolve(), Path(FLAGS.work).resolve()
     out.mkdir(parents=True, exist_ok=True)
     quick = ["--quick"] if FLAGS.quick else []
-    overwrite = ["--overwrite"] if FLAGS.overwrite else []
     t0 = time.perf_counter()
 
     from idd_tf import toynets
