@@ -7,6 +7,100 @@ import math
 from typing import Any, Mapping
 
 
+class ConfigError(ValueError):
+    """A config field with an unknown name, a wrong type or an impossible value (names the field)."""
+
+
+# Allowed values of the run configs' fields, by dotted name (checked when a config is made).
+# (low, high, low_inclusive): a number range; a tuple of strings: the choices.
+_POSITIVE, _NONNEG, _UNIT = (0, math.inf, False), (0, math.inf, True), (0, 1, True)
+FIELD_RULES: dict[str, tuple] = {
+    # TrainConfig
+    "batch_size": (1, math.inf, True), "steps": _NONNEG, "cross_every": (1, math.inf, True),
+    "adv_every": (1, math.inf, True), "truncation_psi": _NONNEG, "truncation_cutoff": _NONNEG,
+    "dataset_size": (1, math.inf, True), "shard_size": (1, math.inf, True), "shuffle_buffer": _NONNEG,
+    "log_every": (1, math.inf, True), "image_every": _NONNEG, "checkpoint_every": (1, math.inf, True),
+    "max_checkpoints": (1, math.inf, True), "validate_every": _NONNEG, "validate_batches": (1, math.inf, True),
+    "validation_size": (1, math.inf, True), "id_encoder.arch": ("resnet50_vggface2", "toy"),
+    "id_encoder.input_size": (1, math.inf, True), "id_encoder.resize_to": (1, math.inf, True),
+    "id_encoder.crop_border": (0, 0.5, True), "id_encoder.width": _POSITIVE,
+    "attr_encoder.arch": ("inception_v3", "tiny"), "attr_encoder.input_size": (1, math.inf, True),
+    "landmarks.input_size": (1, math.inf, True), "landmarks.base_filters": (1, math.inf, True),
+    "mapping.hidden": (1, math.inf, True), "mapping.he_init_layers": _NONNEG,
+    "discriminator.hidden": (1, math.inf, True), "discriminator.he_init_layers": _NONNEG,
+    "discriminator.r1_gamma": _NONNEG,
+    "loss.id": _NONNEG, "loss.adv": _NONNEG, "loss.lnd": _NONNEG, "loss.rec": _NONNEG,
+    "loss.rec_ssim": _UNIT, "loss.lnd_scale": _POSITIVE, "loss.rec_mask": ("gaussian", "uniform"),
+    "loss.rec_mask_sigma": _POSITIVE,
+    "optim.lr_nonadv": _NONNEG, "optim.lr_adv": _NONNEG, "optim.lr_disc": _NONNEG,
+    "optim.beta1": (0, 1, True), "optim.beta2": (0, 1, True),
+    # GANTrainConfig (its batch_size, log_every, max_checkpoints and seed share the rules above)
+    "g_lr": _NONNEG, "d_lr": _NONNEG, "beta1": (0, 1, True), "beta2": (0, 1, True), "epsilon": _POSITIVE,
+    "r1_gamma": _NONNEG, "r1_interval": (1, math.inf, True), "style_mixing_prob": _UNIT,
+    "dlatent_avg_beta": _UNIT, "g_smoothing_kimg": _NONNEG, "total_kimg": _NONNEG,
+    "sample_every": (1, math.inf, True), "snapshot_every": (1, math.inf, True),
+    "sample_grid": (1, math.inf, True), "sample_psi": _NONNEG,
+}
+
+
+def _type_ok(value, hint) -> bool:
+    import numbers
+    import types
+    import typing
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        return any(_type_ok(value, a) for a in args)
+    if hint is type(None):
+        return value is None
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, numbers.Real) and not isinstance(value, bool)
+    if origin is tuple:
+        if not isinstance(value, tuple):
+            return False
+        if len(args) == 2 and args[1] is Ellipsis:
+            return all(_type_ok(v, args[0]) for v in value)
+        return len(value) == len(args) and all(_type_ok(v, a) for v, a in zip(value, args))
+    if dataclasses.is_dataclass(hint):
+        return isinstance(value, hint)
+    return isinstance(value, hint)
+
+
+def _type_name(hint) -> str:
+    return str(hint).replace("typing.", "").replace("<class '", "").replace("'>", "")
+
+
+def _check_rule(name, value, rule):
+    if isinstance(rule[0], str):
+        if value not in rule:
+            raise ConfigError(f"{name}={value!r} is not allowed; one of {', '.join(map(repr, rule))}")
+        return
+    low, high, low_inclusive = rule
+    for v in (value if isinstance(value, tuple) else (value,)):
+        if v is None:
+            continue
+        if not (low <= v if low_inclusive else low < v) or v > high or (isinstance(v, float) and math.isnan(v)):
+            bound = f"{'>=' if low_inclusive else '>'} {low}" + (f" and <= {high}" if high != math.inf else "")
+            raise ConfigError(f"{name}={value!r} is impossible: it must be {bound}")
+
+
+def validate(config, prefix: str = "") -> None:
+    """Raise ConfigError naming the first field whose type or value is wrong (nested by dotted name)."""
+    import typing
+    hints = typing.get_type_hints(type(config))
+    for f in dataclasses.fields(config):
+        name, value = prefix + f.name, getattr(config, f.name)
+        if not _type_ok(value, hints[f.name]):
+            raise ConfigError(f"{name}={value!r} has the wrong type: expected {_type_name(hints[f.name])}")
+        if dataclasses.is_dataclass(value) and not isinstance(value, StyleGANConfig):
+            validate(value, name + ".")
+        elif name in FIELD_RULES:
+            _check_rule(name, value, FIELD_RULES[name])
+
+
 @dataclasses.dataclass(frozen=True)
 class StyleGANConfig:
     """Architecture of a StyleGAN v1 generator/discriminator (NVIDIA `networks_stylegan.py` defaults).
@@ -30,6 +124,12 @@ class StyleGANConfig:
     mbstd_num_features: int = 1
 
     def __post_init__(self):
+        validate(self)   # field types
+        if not (0 < self.mapping_lrmul < math.inf and 0 <= self.fmap_decay < math.inf):
+            raise ValueError(f"mapping_lrmul={self.mapping_lrmul} and fmap_decay={self.fmap_decay} "
+                             "must be positive and finite")
+        if self.mbstd_group_size < 0 or self.mbstd_num_features < 0:
+            raise ValueError("mbstd_group_size and mbstd_num_features must be >= 0")
         log2 = math.log2(self.resolution) if self.resolution > 0 else -1
         if log2 != int(log2) or not 4 <= self.resolution <= 1024:
             raise ValueError(
@@ -77,6 +177,12 @@ STRIDED_DOWN_MIN_RES = 32
 # Where the face sits in an FFHQ-aligned image (fractions of the side: left, top, right, bottom);
 # used as dlib's face box when landmarking aligned/generated images without detection.
 FFHQ_FACE_BOX = (0.22, 0.30, 0.78, 0.86)
+# Image files in: smaller sides are refused (no face fits), larger ones are decoded at a reduced
+# scale where the format allows it (JPEG) and downscaled to this side; more pixels than
+# MAX_IMAGE_PIXELS (before decoding) are refused, so a huge file cannot exhaust memory.
+MIN_IMAGE_SIDE = 32
+MAX_IMAGE_SIDE = 4096
+MAX_IMAGE_PIXELS = 100_000_000
 # MTCNN detections below this confidence are ignored.
 FACE_MIN_CONFIDENCE = 0.9
 # ArcFace input: 112x112 face aligned by a similarity transform of 5 points (left eye, right eye,
@@ -205,7 +311,11 @@ class OptimConfig:
 
 
 class _RunConfig:
-    """to_dict / from_dict (JSON round trip, unknown keys refused) / replace with dotted names."""
+    """to_dict / from_dict (JSON round trip, unknown keys refused) / replace with dotted names.
+    Fields are checked (types, FIELD_RULES) when a config is made: ConfigError names the field."""
+
+    def __post_init__(self):
+        validate(self)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -226,16 +336,59 @@ class _RunConfig:
 
     def replace(self, **changes):
         """Copy with changes; nested fields by dotted name, e.g. replace(**{"loss.id": 2.0})."""
+        import difflib
         d = self.to_dict()
         for key, value in changes.items():
-            node = d
-            *path, last = key.split(".")
-            for p in path:
-                node = node[p]
-            if last not in node:
-                raise KeyError(f"unknown config field {key!r}")
-            node[last] = value
+            node, where, parts = d, "", key.split(".")
+            for i, p in enumerate(parts):
+                if not isinstance(node, dict) or p not in node:
+                    fields = sorted(node) if isinstance(node, dict) else []
+                    close = difflib.get_close_matches(p, fields, n=1)
+                    raise ConfigError(
+                        f"unknown config field {key!r}"
+                        + (f" (did you mean {where + close[0]!r}?)" if close else "")
+                        + (f"; fields of {where.rstrip('.') or type(self).__name__}: {', '.join(fields)}"
+                           if fields else f"; {where.rstrip('.')} has no sub-fields"))
+                if i < len(parts) - 1:
+                    node, where = node[p], where + p + "."
+            node[parts[-1]] = value
         return type(self).from_dict(d)
+
+
+# Fields a run's checkpoints or dataset were made with: `--resume --set` may not change them.
+RESUME_FIXED: dict[str, tuple[str, ...]] = {
+    "TrainConfig": ("stylegan", "stylegan_weights", "id_encoder", "attr_encoder", "landmarks", "mapping",
+                    "discriminator.hidden", "dataset", "dataset_size", "shard_size", "truncation_psi",
+                    "truncation_cutoff", "validation_dataset"),
+    "GANTrainConfig": ("stylegan", "data"),
+}
+
+
+def _leaves(value, prefix):
+    if isinstance(value, dict):
+        return {k: v for key, sub in value.items() for k, v in _leaves(sub, f"{prefix}.{key}").items()}
+    return {prefix: value}
+
+
+def check_resume(old, new) -> None:
+    """ConfigError naming the first RESUME_FIXED field that `new` (a resumed run's config with the
+    user's changes) changes from `old` (the run's config.json), e.g. mapping.w_plus on a W run."""
+    a, b = old.to_dict(), new.to_dict()
+    for field in RESUME_FIXED[type(old).__name__]:
+        va, vb = a, b
+        for part in field.split("."):
+            va, vb = va[part], vb[part]
+        for key, value in _leaves(va, field).items():
+            changed = _leaves(vb, field).get(key)
+            if changed != value:
+                raise ConfigError(f"{key}: this run was made with {json_text(value)}; a resumed run cannot "
+                                  f"change it to {json_text(changed)} (its checkpoints/dataset depend on it): "
+                                  "start a new run instead")
+
+
+def json_text(value) -> str:
+    import json
+    return json.dumps(value)
 
 
 def parse_overrides(items) -> dict[str, Any]:
@@ -398,17 +551,29 @@ class GANTrainConfig(_RunConfig):
     sample_grid: tuple[int, int] = (8, 8)
     sample_psi: float = 1.0        # truncation of the sample grids (1 = none)
 
+    def __post_init__(self):
+        super().__post_init__()
+        group = min(self.stylegan.mbstd_group_size, self.batch_size)
+        if group > 1 and self.batch_size % group:
+            raise ConfigError(f"batch_size={self.batch_size} must be a multiple of D's minibatch-stddev "
+                              f"group size {group} (stylegan.mbstd_group_size)")
+
 
 GAN_PRESETS: dict[str, GANTrainConfig] = {
     # The toy world's StyleGAN: 64x64, fmap_base 1024, fmap_max 64, latent 128, batch 32 (NVIDIA's
     # minibatch at 64 px), lr 0.001 (NVIDIA's below 128 px). R1 every 4th D step with 4x gamma
     # (StyleGAN2's lazy regularisation; --set r1_interval=1 is NVIDIA's v1): ~25% faster on a CPU.
+    # R1 gamma 0.04, not 10: NVIDIA's gamma 10 acts on 1024-px reals; while its D works at 64 px it
+    # sees reals upscaled to 1024 and box-downscaled by 16, which divides the penalised gradient
+    # norm by 16^2, so its effective gamma at 64 px is 10 / 256 = 0.04 (StyleGAN2-ADA's heuristic
+    # 0.0002 res^2 / batch gives 0.026). Gamma 10 on native 64-px reals gave head-shaped blobs with
+    # no eyes or mouth after 83 kimg.
     "toy": GANTrainConfig(
         stylegan=StyleGANConfig(resolution=64, latent_size=128, dlatent_size=128,
                                 mapping_fmaps=128, fmap_base=1024, fmap_max=64),
         # 72 kimg: what fits the toy world's CPU budget (about 2.5 h of 2 cores here); the shipped
         # stylegan_toy.pkl is this run. More images give better samples: --kimg N continues it.
-        r1_interval=4, total_kimg=72),
+        r1_gamma=0.04, r1_interval=4, total_kimg=72),
     # Minutes-long smoke version (tests, build_toy_world.py --quick).
     "quick": GANTrainConfig(
         stylegan=StyleGANConfig(resolution=32, latent_size=32, dlatent_size=32, mapping_layers=2,

@@ -91,8 +91,10 @@ def list_images(spec) -> list[Path]:
 
 
 def prepare_face(path, size: int, align: bool) -> np.ndarray:
-    """An image file as the model's input: HWC uint8 size x size; FFHQ-aligned when `align`."""
-    img = load_image(path)
+    """An image file as the model's input: HWC uint8 size x size; FFHQ-aligned when `align`.
+    Images with a side below config.MIN_IMAGE_SIDE are refused (no face can be read from them)."""
+    from idd_tf import config
+    img = load_image(path, min_side=config.MIN_IMAGE_SIDE)
     if align:
         from idd_tf import faces
         try:
@@ -112,15 +114,55 @@ def resize_square(image_u8, size: int) -> np.ndarray:
     return np.asarray(Image.fromarray(image_u8).resize((size, size), Image.LANCZOS), dtype=np.uint8)
 
 
-def load_image(path, size: int | None = None) -> np.ndarray:
-    """Read an image file as HWC uint8 RGB, optionally resized (Lanczos) to size x size."""
+def _to_rgb(im) -> np.ndarray:
+    """A PIL image of any mode as HWC uint8 RGB: 16/32-bit integer images scaled (not clipped),
+    transparency composited onto white, CMYK/palette/grayscale converted."""
+    if im.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        arr = np.asarray(im, dtype=np.float64)
+        top = 65535.0 if im.mode.startswith("I;16") or arr.max(initial=0) > 255 else 255.0
+        gray = np.clip(np.round(arr / top * 255.0), 0, 255).astype(np.uint8)
+        return np.repeat(gray[..., None], 3, axis=-1)
+    if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+        rgba = np.asarray(im.convert("RGBA"), dtype=np.float32)
+        alpha = rgba[..., 3:] / 255.0
+        return np.round(rgba[..., :3] * alpha + 255.0 * (1.0 - alpha)).astype(np.uint8)
+    return np.asarray(im.convert("RGB"), dtype=np.uint8)
+
+
+def load_image(path, size: int | None = None, min_side: int | None = None) -> np.ndarray:
+    """Read an image file as HWC uint8 RGB, optionally resized (Lanczos) to size x size.
+
+    EXIF orientation is applied; any PIL mode is converted (`_to_rgb`); sides above
+    config.MAX_IMAGE_SIDE are downscaled while decoding where possible; a side below `min_side`
+    (default 1) or more than config.MAX_IMAGE_PIXELS pixels is refused.
+    Every failure is a ValueError (FileNotFoundError when missing) naming the file.
+    """
+    from PIL import ImageOps
+
+    from idd_tf import config
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"image not found: {path}")
+    min_side = 1 if min_side is None else min_side
+    import warnings
     try:
-        with Image.open(path) as im:
-            img = np.asarray(im.convert("RGB"), dtype=np.uint8)
-    except (UnidentifiedImageError, OSError) as e:
+        with warnings.catch_warnings():   # the size is checked here, against config.MAX_IMAGE_PIXELS
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im = Image.open(path)
+        with im:
+            w, h = im.size
+            if w * h > config.MAX_IMAGE_PIXELS:
+                raise ValueError(f"image {path} is too large ({w}x{h} px; at most "
+                                 f"{config.MAX_IMAGE_PIXELS:,} pixels)")
+            if min(w, h) < min_side:
+                raise ValueError(f"image {path} is too small ({w}x{h} px; at least {min_side} px a side)")
+            if max(w, h) > config.MAX_IMAGE_SIDE:
+                im.draft("RGB", (config.MAX_IMAGE_SIDE, config.MAX_IMAGE_SIDE))   # JPEG: decode smaller
+            im = ImageOps.exif_transpose(im)
+            if max(im.size) > config.MAX_IMAGE_SIDE:
+                im.thumbnail((config.MAX_IMAGE_SIDE, config.MAX_IMAGE_SIDE), Image.LANCZOS)
+            img = _to_rgb(im)
+    except (UnidentifiedImageError, OSError, SyntaxError, Image.DecompressionBombError) as e:
         raise ValueError(f"cannot read image {path}: {e}") from e
     return img if size is None else resize_square(img, size)
 
@@ -238,9 +280,18 @@ def read_manifest(dataset_dir) -> dict:
     if not path.is_file():
         raise FileNotFoundError(f"{dataset_dir} has no {MANIFEST}: not a finished generated "
                                 "dataset (run scripts/generate_dataset.py, it resumes)")
-    meta = json.loads(path.read_text())
-    if meta.get("format") != DATASET_FORMAT:
-        raise ValueError(f"{path}: unknown dataset format {meta.get('format')!r}")
+    try:
+        meta = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ValueError(f"{path}: corrupt manifest ({e}); delete it and rerun the dataset "
+                         "generation, which checks the shards and resumes") from None
+    if not isinstance(meta, dict) or meta.get("format") != DATASET_FORMAT:
+        raise ValueError(f"{path}: unknown dataset format "
+                         f"{meta.get('format') if isinstance(meta, dict) else type(meta).__name__!r}")
+    missing = [k for k in ("resolution", "num_layers", "dlatent_size", "shards") if k not in meta]
+    if missing:
+        raise ValueError(f"{path}: manifest lacks {', '.join(missing)} (edited or from another version); "
+                         "delete it and rerun the dataset generation")
     return meta
 
 

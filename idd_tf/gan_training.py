@@ -13,8 +13,13 @@ Every random number of step s (latents, noise, mixing) is a stateless function o
 the real images of step s are a function of the image counter, so a run resumed from a checkpoint
 repeats the uninterrupted run exactly (given deterministic TF ops).
 
-NVIDIA's losses are per-sample vectors whose gradient TF1 takes as the gradient of their SUM over
-the minibatch; the same is done here (Adam makes the scale nearly irrelevant, but it is the recipe).
+NVIDIA's losses are per-sample vectors; its training loop registers their MEAN over the minibatch
+(`training_loop.py`: `register_gradients(tf.reduce_mean(loss), ...)`). This trainer takes their SUM,
+which under Adam differs only in epsilon's size relative to the gradients (32x smaller at batch 32);
+the shipped toy StyleGAN was trained this way.
+
+R1 gamma: NVIDIA's 10 is for D inputs at the final 256-1024 px; at a native 64 px the comparable
+value is about (64 / 1024)^2 x 10 = 0.04 (see GAN_PRESETS["toy"]).
 """
 
 from __future__ import annotations
@@ -292,10 +297,13 @@ def train(trainer: GANTrainer, source: ImageSource, run_dir, total_steps: int, m
     run_dir = Path(run_dir)
     manager = tf.train.CheckpointManager(trainer.checkpoint, str(run_dir / "checkpoints"),
                                          max_to_keep=c.max_checkpoints)
-    if manager.latest_checkpoint:
-        trainer.checkpoint.restore(manager.latest_checkpoint).assert_consumed()
+    from idd_tf.trainer import restore_latest
+    restored = restore_latest(trainer.checkpoint, run_dir / "checkpoints", strict=True)
     step = int(trainer.step.numpy())
     if monitor is not None:
+        for path, reason in restored["skipped"]:
+            monitor.message(f"WARNING: skipped unreadable checkpoint {path} ({reason}); "
+                            f"resuming from {restored['path']}")
         monitor.message(f"{run_dir}: {'resuming at' if step else 'starting'} step {step} of "
                         f"{total_steps} ({trainer.nimg.numpy() / 1000:.1f} kimg seen)")
     z_grid = sample_latents(c)

@@ -130,7 +130,7 @@ def read_pickle(path) -> Any:
     except EOFError as e:
         raise StyleGANFormatError(f"{path} is truncated ({len(data)} bytes): re-download it") from e
     except (pickle.UnpicklingError, ValueError, TypeError, AttributeError, IndexError,
-            KeyError, MemoryError) as e:
+            KeyError, MemoryError, OverflowError, RecursionError) as e:
         raise StyleGANFormatError(f"{path} is corrupt or not a StyleGAN pickle: {e}") from e
 
 
@@ -146,7 +146,7 @@ def _state(net, what) -> dict:
         raise StyleGANFormatError(f"{what} is not a dnnlib Network (got {type(net).__name__})")
     st = net.state
     version = st.get("version")
-    if version not in SUPPORTED_STATE_VERSIONS:
+    if type(version) is not int or version not in SUPPORTED_STATE_VERSIONS:
         raise StyleGANFormatError(
             f"{what}: unsupported dnnlib Network state version {version!r} "
             f"(StyleGAN v1 pickles are {SUPPORTED_STATE_VERSIONS})")
@@ -162,15 +162,37 @@ def _state(net, what) -> dict:
     return st
 
 
-def _flatten(net, what) -> tuple[dict[str, np.ndarray], dict[str, dict]]:
+_MAX_COMPONENT_DEPTH = 3   # Gs -> mapping / synthesis; deeper (or cyclic) trees are not StyleGAN v1
+
+
+def _variable_array(value, name, what) -> np.ndarray:
+    """A pickled variable as a numeric ndarray (floats, ints, bools), else StyleGANFormatError."""
+    if isinstance(value, (np.ndarray, np.generic, float, int)) and not isinstance(value, bool):
+        arr = np.asarray(value)
+        if arr.dtype.kind in "fiub":
+            return arr
+    kind = getattr(getattr(value, "dtype", None), "str", type(value).__name__)
+    raise StyleGANFormatError(f"{what}: variable {name!r} is not a numeric array ({kind})")
+
+
+def _flatten(net, what, depth=0) -> tuple[dict[str, np.ndarray], dict[str, dict]]:
     """{flat name: array} over a network and its components, and {prefix: static_kwargs}."""
+    if depth > _MAX_COMPONENT_DEPTH:
+        raise StyleGANFormatError(f"{what}: networks nested deeper than StyleGAN v1's (or cyclic)")
     st = _state(net, what)
     variables: dict[str, np.ndarray] = {}
-    kwargs = {"": dict(st.get("static_kwargs") or {})}
-    for name, value in st.get("variables", []):
-        variables[str(name)] = np.asarray(value)
-    for comp_name, comp in dict(st.get("components") or {}).items():
-        sub_vars, sub_kwargs = _flatten(comp, f"{what}.{comp_name}")
+    static, entries, components = st.get("static_kwargs") or {}, st.get("variables", []), st.get("components") or {}
+    if not isinstance(static, dict) or not isinstance(entries, (list, tuple)) or not isinstance(components, dict):
+        raise StyleGANFormatError(f"{what}: malformed Network state (static_kwargs, variables or components)")
+    kwargs = {"": dict(static)}
+    for entry in entries:
+        if not isinstance(entry, (list, tuple)) or len(entry) != 2 or not isinstance(entry[0], str):
+            raise StyleGANFormatError(f"{what}: malformed variable entry {type(entry).__name__}")
+        if entry[0] in variables:
+            raise StyleGANFormatError(f"{what}: variable {entry[0]!r} appears twice")
+        variables[entry[0]] = _variable_array(entry[1], entry[0], what)
+    for comp_name, comp in components.items():
+        sub_vars, sub_kwargs = _flatten(comp, f"{what}.{comp_name}", depth + 1)
         variables.update({f"{comp_name}/{k}": v for k, v in sub_vars.items()})
         kwargs.update({f"{comp_name}/{k}".rstrip("/"): v for k, v in sub_kwargs.items()})
     # State version 2 kept component variables in the parent under their network name.
@@ -249,10 +271,21 @@ def infer_config(variables: dict[str, np.ndarray], kwargs: dict[str, dict]) -> S
     merged = {**inferred, **{k: v for k, v in given.items() if k in StyleGANConfig.__annotations__}}
     if merged.get("label_size"):
         raise StyleGANFormatError("conditional StyleGAN (label_size > 0) is not supported")
+    # static_kwargs must agree with the variables' shapes (checked before any network is built, so a
+    # file cannot make the loader build a huge network it would reject anyway)
+    for key in ("resolution", "num_channels", "latent_size", "dlatent_size", "mapping_layers", "mapping_fmaps"):
+        if merged[key] != inferred[key]:
+            raise StyleGANFormatError(f"static_kwargs say {key}={merged[key]!r} but the variables' shapes "
+                                      f"say {inferred[key]}: inconsistent pickle")
     try:
-        return StyleGANConfig.from_dict(merged)
-    except ValueError as e:
+        config = StyleGANConfig.from_dict(merged)
+        wrong = {s: (config.nf(s), c) for s, c in chans.items() if config.nf(s) != c}
+    except (ValueError, TypeError, OverflowError, ZeroDivisionError) as e:
         raise StyleGANFormatError(f"unsupported StyleGAN configuration: {e}") from e
+    if wrong:
+        raise StyleGANFormatError(f"fmap_base/fmap_decay/fmap_max give feature maps {wrong} "
+                                  "(stage: (config, variables)): inconsistent pickle")
+    return config
 
 
 # ----------------------------------------------------------------------------------------------
@@ -398,16 +431,30 @@ def load_pickle(path, which=NETWORK_KINDS) -> dict[str, Any]:
     Returns {"config": StyleGANConfig, "G": StyleGAN, "D": Discriminator, "Gs": StyleGAN}
     restricted to `which`.
     """
-    networks = split_networks(read_pickle(path))
-    config = _config_for(networks)
+    obj = read_pickle(path)
+    try:
+        networks = split_networks(obj)
+        config = _config_for(networks)
+        values = {}
+        for kind in which:
+            if kind not in networks:
+                raise StyleGANFormatError(f"{path} holds no '{kind}' network "
+                                          f"(it has {sorted(networks)})")
+            func = _state(networks[kind], kind).get("build_func_name")
+            if func and (func == "D_basic") != (kind == "D"):
+                raise StyleGANFormatError(f"{path}: its '{kind}' network was built by {func!r}")
+            variables, _ = _flatten(networks[kind], kind)
+            values[kind] = translate(variables, "D" if kind == "D" else "G")
+    except StyleGANFormatError:
+        raise
+    except (KeyError, IndexError, TypeError, AttributeError, ValueError, OverflowError, RecursionError) as e:
+        # the checks above name every known defect; anything else is a damaged file, still named
+        raise StyleGANFormatError(f"{path} is corrupt or not a StyleGAN v1 pickle "
+                                  f"({type(e).__name__}: {e})") from e
     out: dict[str, Any] = {"config": config}
     for kind in which:
-        if kind not in networks:
-            raise StyleGANFormatError(f"{path} holds no '{kind}' network "
-                                      f"(it has {sorted(networks)})")
-        variables, _ = _flatten(networks[kind], kind)
         model = _build(kind, config)
-        assign(model, translate(variables, "D" if kind == "D" else "G"), f"{path} [{kind}]")
+        assign(model, values[kind], f"{path} [{kind}]")
         out[kind] = model
     return out
 

@@ -49,9 +49,11 @@ class IDDModel(keras.Model):
         return {**codes, "images": self.stylegan.synthesis(codes["ws"], noise_mode="const")}
 
 
-def input_faces(files, seeds, G, config, align: bool = False):
-    """Model inputs as HWC uint8 [N, R, R, 3] from image files (see data.list_images; FFHQ-aligned
-    with `align`) or from StyleGAN seeds (the run's truncation), and their names."""
+def input_faces(files, seeds, G, config, align: bool = False) -> dict:
+    """Model inputs from image files (see data.list_images; FFHQ-aligned with `align`) or from
+    StyleGAN seeds (the run's truncation): {"images": HWC uint8 [N, R, R, 3], "names": [N],
+    "skipped": {file: reason}}. Of several files, unreadable ones and ones without a usable face
+    are skipped (listed in "skipped"); a single file that fails, or none usable, is a ValueError."""
     import numpy as np
 
     from idd_tf import data, stylegan
@@ -60,9 +62,20 @@ def input_faces(files, seeds, G, config, align: bool = False):
     if seeds:
         seeds = data.parse_seeds(seeds)
         raw = stylegan.seed_images(G, seeds, config.truncation_psi, config.truncation_cutoff)
-        return stylegan.to_uint8(raw).numpy(), [f"seed{s}" for s in seeds]
+        return {"images": stylegan.to_uint8(raw).numpy(), "names": [f"seed{s}" for s in seeds], "skipped": {}}
     paths = data.list_images(files)
-    return np.stack([data.prepare_face(p, G.resolution, align) for p in paths]), [p.stem for p in paths]
+    images, names, skipped = [], [], {}
+    for p in paths:
+        try:
+            images.append(data.prepare_face(p, G.resolution, align))
+            names.append(p.stem)
+        except ValueError as e:   # unreadable, too small/large, not square, no face (NoFaceError)
+            if len(paths) == 1:
+                raise
+            skipped[str(p)] = str(e)
+    if not images:
+        raise ValueError(f"no usable image in {files}: " + "; ".join(skipped.values()))
+    return {"images": np.stack(images), "names": names, "skipped": skipped}
 
 
 def load_run(run_dir, checkpoint: str | None = None) -> dict:

@@ -292,12 +292,19 @@ def save_net(model, directory, extra: dict | None = None) -> dict:
     directory.mkdir(parents=True, exist_ok=True)
     info = net_config(model)
     names = file_names(info["net"])
-    if info["net"] == "lnd":   # the inner landmark_net, so encoders.LandmarkEncoder can load it too
-        model.net.save_weights(directory / names["weights"])
-        info["landmark_encoder"] = {"input_size": model.input_size, "base_filters": model.base_filters}
-    else:
-        model.save_weights(directory / names["weights"])
-    (directory / names["config"]).write_text(json.dumps({**info, **(extra or {})}, indent=2) + "\n")
+    import os
+    from idd_tf.data import atomic_write_bytes
+    tmp = directory / f".{names['weights']}.tmp.weights.h5"   # atomic: write, then rename
+    try:
+        if info["net"] == "lnd":   # the inner landmark_net, so encoders.LandmarkEncoder can load it too
+            model.net.save_weights(tmp)
+            info["landmark_encoder"] = {"input_size": model.input_size, "base_filters": model.base_filters}
+        else:
+            model.save_weights(tmp)
+        os.replace(tmp, directory / names["weights"])
+    finally:
+        tmp.unlink(missing_ok=True)
+    atomic_write_bytes(directory / names["config"], (json.dumps({**info, **(extra or {})}, indent=2) + "\n").encode())
     return {k: directory / names[k] for k in ("weights", "config")}
 
 
@@ -348,15 +355,22 @@ class RenderStream:
     window [step * fresh, step * fresh + window): every step brings `fresh` new renders and each
     render is used about batch_size / fresh times. A background thread renders ahead into a ring
     buffer. batch(step) is a pure function of (seed, step), so a resumed run sees the same data.
+
+    With `labelled_persons` L, half the renders (on average) come from people 0..L-1 (enough views
+    per person for an identity loss) and the rest from all `num_persons` people (diverse identity
+    factors); batch["labelled"] says which.
     """
 
-    def __init__(self, seed, num_persons, batch_size, fresh, window, resolution=64, start_step=0):
+    def __init__(self, seed, num_persons, batch_size, fresh, window, resolution=64, start_step=0,
+                 labelled_persons=None):
         self.seed, self.num_persons, self.batch_size = int(seed), int(num_persons), int(batch_size)
+        self.labelled_persons = None if labelled_persons is None else int(labelled_persons)
         self.fresh, self.window, self.resolution = int(fresh), int(window), int(resolution)
         self.cap = self.window + 8 * self.fresh
         r = self.resolution
         self.buf = {"images": np.zeros((self.cap, r, r, 3), np.uint8),
                     "person": np.zeros((self.cap,), np.int64),
+                    "labelled": np.zeros((self.cap,), bool),
                     "factors": np.zeros((self.cap, len(toyworld.FACTOR_NAMES)), np.float32),
                     "landmarks": np.zeros((self.cap, 68, 2), np.float32)}
         self.low = start_step * self.fresh      # smallest index still needed
@@ -367,8 +381,13 @@ class RenderStream:
         self.thread.start()
 
     def item(self, i):
+        """(person, view, labelled) of render i."""
         rng = np.random.default_rng([self.seed, i])
-        return int(rng.integers(self.num_persons)), int(rng.integers(2 ** 31))
+        if self.labelled_persons is None:
+            return int(rng.integers(self.num_persons)), int(rng.integers(2 ** 31)), True
+        labelled = bool(rng.random() < 0.5)
+        p = int(rng.integers(self.labelled_persons if labelled else self.num_persons))
+        return p, int(rng.integers(2 ** 31)), labelled or p < self.labelled_persons
 
     def _run(self):
         i = self.produced
@@ -378,9 +397,10 @@ class RenderStream:
                     self.cond.wait()
                 if self.stop:
                     return
-            p, v = self.item(i)
+            p, v, labelled = self.item(i)
             e = render_people([p], [v], self.seed, self.resolution)
             s = i % self.cap
+            e["labelled"] = np.array([labelled])
             for k in self.buf:
                 self.buf[k][s] = e[k][0]
             with self.cond:

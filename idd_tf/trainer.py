@@ -45,6 +45,43 @@ def weights_checkpoint(model) -> tf.train.Checkpoint:
     return tf.train.Checkpoint(**named_weights(model))
 
 
+def restore_latest(checkpoint: tf.train.Checkpoint, directory, strict: bool = False) -> dict:
+    """Restore the newest readable checkpoint of a CheckpointManager `directory`.
+
+    A corrupt or truncated checkpoint (a kill or a full disk during its write, a damaged file) is
+    skipped for the one before it. `strict`: every saved value must be used (assert_consumed),
+    otherwise every existing object must be matched. Returns {"path": the restored checkpoint or
+    None (nothing saved yet), "skipped": [(path, reason)] newest first} for the caller to report;
+    raises RuntimeError naming each checkpoint when none is readable.
+    """
+    directory = Path(directory)
+    try:
+        state = tf.train.get_checkpoint_state(str(directory))
+        paths = list(state.all_model_checkpoint_paths) if state else []
+    except (tf.errors.OpError, ValueError) as e:   # the `checkpoint` index file itself is damaged
+        paths = []
+        reason = f"unreadable checkpoint index ({type(e).__name__})"
+    else:   # TF logs a parse error and returns None for a damaged index
+        reason = "unreadable checkpoint index" if state is None and (directory / "checkpoint").exists() else None
+    if not paths:   # no (usable) index: whatever ckpt-N.index files are there, by step
+        found = sorted(directory.glob("ckpt-*.index"), key=lambda p: int(p.stem.split("-")[-1])
+                       if p.stem.split("-")[-1].isdigit() else -1)
+        paths = [str(p.with_suffix("")) for p in found]
+    skipped = [(str(directory / "checkpoint"), reason)] if reason else []
+    for path in reversed(paths):
+        try:
+            status = checkpoint.restore(path)
+            status.assert_consumed() if strict else status.assert_existing_objects_matched()
+            return {"path": path, "skipped": skipped}
+        except (tf.errors.OpError, ValueError, AssertionError, IndexError, KeyError) as e:
+            first = (str(e).strip().splitlines() or [""])[0][:200]
+            skipped.append((path, f"{type(e).__name__}: {first}"))
+    if paths:
+        raise RuntimeError(f"no readable checkpoint in {directory}: "
+                           + "; ".join(f"{p} ({r})" for p, r in skipped))
+    return {"path": None, "skipped": skipped}
+
+
 def model_parts(model) -> dict:
     """The trained parts of an IDDModel as checkpoint nodes (E_attr, M, D_W)."""
     return {name: weights_checkpoint(getattr(model, name)) for name in ("e_attr", "mapping", "d_w")}
@@ -134,9 +171,7 @@ class Trainer:
     # ------------------------------------------------------------------------------------------
     def restore(self) -> int:
         """Restore the latest checkpoint of run_dir (every worker reads the chief's); returns the step."""
-        latest = tf.train.latest_checkpoint(str(self._chief_dir))
-        if latest:
-            self.checkpoint.restore(latest).assert_existing_objects_matched()
+        self.restored = restore_latest(self.checkpoint, self._chief_dir)   # the caller reports skips
         self._iterator = None  # the input restarts at the restored step
         return int(self.step.numpy())
 

@@ -87,8 +87,14 @@ def stylegan_card(pickle_path, run_dir, out, n, command, preset):
     import idd_tf
     from idd_tf import data, gan_training, toy_evaluation, toynets
     from idd_tf.config import GANTrainConfig
-    config = GANTrainConfig.from_dict(json.loads((run_dir / "config.json").read_text()))
-    timing = json.loads((run_dir / "timing.json").read_text())
+    final_info = run_dir / "network-final.json"   # written with network-final.pkl by train_stylegan.py
+    if final_info.is_file():
+        timing = json.loads(final_info.read_text())
+        config = GANTrainConfig.from_dict(timing["config"])
+    else:   # a run from before network-final.json: right only if it was not resumed since
+        logging.warning("%s missing: taking steps and time from timing.json", final_info)
+        config = GANTrainConfig.from_dict(json.loads((run_dir / "config.json").read_text()))
+        timing = json.loads((run_dir / "timing.json").read_text())
     Gs = idd_tf.load_stylegan(pickle_path)
     grid = gan_training.sample_grid(Gs, gan_training.sample_latents(config), config.sample_grid)
     data.save_image(out / "stylegan_samples.png", grid)

@@ -31,6 +31,15 @@ flags.DEFINE_string("out", "out/grid.png", "grid output file")
 flags.DEFINE_string("outdir", "out/pairs", "output folder in --pairs mode")
 
 
+def skip_report(faces_in):
+    """The images of model.input_faces, after a warning per skipped file and a count."""
+    for path, reason in faces_in["skipped"].items():
+        logging.warning("skipped %s", reason if path in reason else f"{path}: {reason}")
+    if faces_in["skipped"]:
+        print(f"skipped {len(faces_in['skipped'])} unusable file(s); using {len(faces_in['images'])}")
+    return faces_in["images"]
+
+
 def main(argv):
     import numpy as np
 
@@ -51,15 +60,24 @@ def main(argv):
             names = sorted({p.name for p in data.list_images(id_dir)} & {p.name for p in data.list_images(attr_dir)})
             if not names:
                 raise FileNotFoundError(f"no file names common to {id_dir} and {attr_dir}")
+            done, skipped = 0, 0
             for name in names:
-                ids = data.prepare_face(id_dir / name, G.resolution, FLAGS.align)[None]
-                attrs = data.prepare_face(attr_dir / name, G.resolution, FLAGS.align)[None]
+                try:   # a bad pair is skipped and counted; the batch goes on
+                    ids = data.prepare_face(id_dir / name, G.resolution, FLAGS.align)[None]
+                    attrs = data.prepare_face(attr_dir / name, G.resolution, FLAGS.align)[None]
+                except ValueError as e:
+                    logging.warning("skipped pair %s: %s", name, e)
+                    skipped += 1
+                    continue
                 out = net(stylegan.from_uint8(ids), stylegan.from_uint8(attrs))["images"]
                 data.save_image(Path(FLAGS.outdir) / f"{Path(name).stem}.png", stylegan.to_uint8(out)[0])
-            print(f"wrote {len(names)} pair outputs to {FLAGS.outdir}")
+                done += 1
+            print(f"wrote {done} pair outputs to {FLAGS.outdir}; skipped {skipped} unusable pair(s)")
+            if not done:
+                sys.exit(1)
             return
-        ids, _ = model.input_faces(FLAGS.id, FLAGS.id_seeds, G, cfg, FLAGS.align)
-        attrs, _ = model.input_faces(FLAGS.attr, FLAGS.attr_seeds, G, cfg, FLAGS.align)
+        ids = skip_report(model.input_faces(FLAGS.id, FLAGS.id_seeds, G, cfg, FLAGS.align))
+        attrs = skip_report(model.input_faces(FLAGS.attr, FLAGS.attr_seeds, G, cfg, FLAGS.align))
     except (FileNotFoundError, FileExistsError, ValueError, StyleGANFormatError, faces.NoFaceError) as e:
         logging.error("%s", e)
         sys.exit(1)

@@ -38,7 +38,11 @@ def frames_of(path):
     path = Path(path)
     if path.is_dir():
         for p in data.list_images(path):
-            yield data.load_image(p)
+            try:
+                yield data.load_image(p)
+            except ValueError as e:   # unreadable frame: skipped and counted, the batch goes on
+                logging.warning("skipping frame: %s", e)
+                yield None
         return
     if not path.is_file():
         raise FileNotFoundError(f"driving video not found: {path}")
@@ -67,11 +71,14 @@ def main(argv):
         data.check_output(outdir, FLAGS.overwrite, is_dir=True)
         run = model.load_run(FLAGS.run, FLAGS.checkpoint)
         net, G, cfg = run["model"], run["stylegan"], run["config"]
-        ident, _ = model.input_faces(FLAGS.identity, FLAGS.identity_seed, G, cfg, FLAGS.align)
+        ident = model.input_faces(FLAGS.identity, FLAGS.identity_seed, G, cfg, FLAGS.align)["images"]
         raw_id = stylegan.from_uint8(ident[:1])
         r = G.resolution
-        written, skipped = [], 0
+        written, skipped, unreadable = [], 0, 0
         for frame in tqdm(frames_of(FLAGS.driving), desc="frames", unit="frame"):
+            if frame is None:
+                unreadable += 1
+                continue
             try:
                 if FLAGS.align:
                     face = faces.align_face(frame, r)
@@ -86,7 +93,7 @@ def main(argv):
         logging.error("%s", e)
         sys.exit(1)
     if not written:
-        logging.error("no frame with a usable face (%d skipped)", skipped)
+        logging.error("no frame with a usable face (%d without a face, %d unreadable)", skipped, unreadable)
         sys.exit(1)
     if FLAGS.video:
         fps = FLAGS.fps
@@ -100,7 +107,7 @@ def main(argv):
             vw.write(cv2.cvtColor(data.load_image(p), cv2.COLOR_RGB2BGR))
         vw.release()
         os.replace(tmp, outdir / "reenact.mp4")
-    print(f"wrote {len(written)} frames to {outdir} ({skipped} skipped: no face)")
+    print(f"wrote {len(written)} frames to {outdir} ({skipped} skipped: no face; {unreadable} skipped: unreadable)")
 
 
 if __name__ == "__main__":

@@ -55,7 +55,9 @@ def resolve_config():
             changes["allow_random_encoders"] = FLAGS.allow_random_encoders
         # e.g. a lower learning rate after a divergence; written to the run's config.json
         changes.update(cfg.parse_overrides(FLAGS.set))
-        return config.replace(**changes)
+        resumed = config.replace(**changes)
+        cfg.check_resume(config, resumed)
+        return resumed
     config = cfg.TRAIN_PRESETS[FLAGS.preset]
     changes = {}
     for flag, key in (("steps", "steps"), ("batch_size", "batch_size"), ("seed", "seed"),
@@ -160,6 +162,18 @@ def main(argv):
     if chief and (not (run_dir / "config.json").exists() or (FLAGS.resume and FLAGS.set)):
         data.atomic_write_bytes(run_dir / "config.json", (json.dumps(config.to_dict(), indent=2) + "\n").encode())
 
+    for existing in (config.dataset, config.validation_dataset if config.validate_every else None):
+        if existing and (Path(existing) / data.MANIFEST).exists():   # before any work: made by this G?
+            try:
+                meta = data.read_manifest(existing)
+            except (ValueError, OSError) as e:
+                logging.error("%s", e)
+                sys.exit(1)
+            if (meta["resolution"], meta["dlatent_size"]) != (G.resolution, G.dlatent_size):
+                logging.error("dataset %s was made by another StyleGAN: %dpx, w %d-d; this StyleGAN is %dpx, "
+                              "w %d-d (use another --dataset)", existing, meta["resolution"], meta["dlatent_size"],
+                              G.resolution, G.dlatent_size)
+                sys.exit(1)
     if not (Path(config.dataset) / data.MANIFEST).exists():
         if not chief:
             logging.error("dataset %s is not complete: generate it first (scripts/generate_dataset.py "
@@ -179,12 +193,6 @@ def main(argv):
                                   config.seed + config.validation_seed_offset)
         validation_data = trainer.validation_data_for(config.validation_dataset, config.batch_size,
                                                       config.validate_batches)
-    meta = data.read_manifest(config.dataset)
-    if meta["resolution"] != G.resolution:
-        logging.error("dataset %s is %dpx but the StyleGAN is %dpx", config.dataset,
-                      meta["resolution"], G.resolution)
-        sys.exit(1)
-
     dataset_fn = trainer.dataset_fn_for(config.dataset, config.batch_size, config.seed,
                                         config.shuffle_buffer)
     preview_imgs = next(iter(data.make_dataset(config.dataset, 4, seed=12345, shuffle_buffer=0)))["image"]
@@ -194,7 +202,14 @@ def main(argv):
         net = model.IDDModel(config, G)
     mon = monitor.Monitor(run_dir, enabled=chief)
     tr = trainer.Trainer(net, dataset_fn, config, run_dir, mon, preview, strategy, validation_data)
-    start = tr.restore()
+    try:
+        start = tr.restore()
+    except RuntimeError as e:
+        logging.error("%s", e)
+        sys.exit(1)
+    for path, reason in tr.restored["skipped"]:
+        logging.warning("skipped unreadable checkpoint %s (%s); resuming from %s", path, reason,
+                        tr.restored["path"])
     if start:
         logging.info("resumed at step %d", start)
     try:

@@ -36,9 +36,15 @@ flags.DEFINE_bool("dry_run", False, "print the resolved config and exit")
 
 def resolve_config():
     from idd_tf import config as cfg
-    if FLAGS.resume:
-        config = cfg.GANTrainConfig.from_run_dir(FLAGS.resume)
-        return config.replace(total_kimg=FLAGS.kimg) if FLAGS.kimg else config
+    existing = FLAGS.resume or (FLAGS.run_dir if FLAGS.run_dir and (Path(FLAGS.run_dir) / "config.json").exists()
+                                else None)
+    if existing:  # the run's own config wins; --kimg and --set (e.g. lower rates) change it
+        config = cfg.GANTrainConfig.from_run_dir(existing)
+        changes = {"total_kimg": FLAGS.kimg} if FLAGS.kimg else {}
+        changes.update(cfg.parse_overrides(FLAGS.set))
+        resumed = config.replace(**changes)
+        cfg.check_resume(config, resumed)
+        return resumed
     config = cfg.GAN_PRESETS[FLAGS.preset]
     changes = {k: v for k, v in (("data", FLAGS.data), ("total_kimg", FLAGS.kimg), ("seed", FLAGS.seed))
                if v is not None}
@@ -60,7 +66,6 @@ def main(argv):
     import tensorflow as tf
 
     import idd_tf
-    from idd_tf import config as cfg
     from idd_tf import data, gan_training, legacy, monitor
     from idd_tf.config import StyleGANConfig
 
@@ -68,9 +73,6 @@ def main(argv):
         run_dir = Path(FLAGS.resume)
     elif FLAGS.run_dir:
         run_dir = Path(FLAGS.run_dir)
-        if (run_dir / "config.json").exists():  # an existing run: its own config wins
-            config = cfg.GANTrainConfig.from_run_dir(run_dir)
-            config = config.replace(total_kimg=FLAGS.kimg) if FLAGS.kimg else config
         run_dir.mkdir(parents=True, exist_ok=True)
     else:
         run_dir = data.new_run_dir(Path(FLAGS.run_root), FLAGS.preset)
@@ -90,7 +92,7 @@ def main(argv):
     except (idd_tf.StyleGANFormatError, FileNotFoundError, ValueError) as e:
         logging.error("%s", e)
         sys.exit(1)
-    if not (run_dir / "config.json").exists() or FLAGS.kimg:  # a new length is part of the record
+    if not (run_dir / "config.json").exists() or FLAGS.kimg or FLAGS.set:  # changes are part of the record
         data.atomic_write_bytes(run_dir / "config.json",
                                 (json.dumps(config.to_dict(), indent=2) + "\n").encode())
     assert StyleGANConfig.from_dict(config.stylegan.to_dict()) == nets["G"].config
@@ -105,6 +107,9 @@ def main(argv):
 
     try:
         result = gan_training.train(trainer, source, run_dir, total_steps, mon, snapshot)
+    except RuntimeError as e:   # no readable checkpoint
+        logging.error("%s", e)
+        sys.exit(1)
     except FloatingPointError as e:
         logging.error("%s\nThe latest checkpoint in %s is the last good one: lower the learning "
                       "rates (--set g_lr=... --set d_lr=...) and --resume %s", e, run_dir / "checkpoints",
@@ -113,6 +118,10 @@ def main(argv):
     finally:
         mon.close()
     final = legacy.save_pickle(nets, run_dir / "network-final.pkl", overwrite=True)
+    # what made this pickle (a later --resume changes timing.json and config.json, not this)
+    data.atomic_write_bytes(run_dir / "network-final.json", (json.dumps(
+        {"step": result["step"], "nimg": result["nimg"], "seconds": result["total_seconds"],
+         "config": config.to_dict()}, indent=2) + "\n").encode())
     print(f"done: {result['step']} steps, {result['nimg'] / 1000:.1f} kimg in "
           f"{monitor.format_duration(result['seconds'])}; pickle {final}; samples {run_dir / 'images'}")
 

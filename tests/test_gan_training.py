@@ -1,5 +1,6 @@
 """StyleGAN v1 training (NVIDIA's recipe) and NVIDIA-format pickle writing."""
 
+import json
 import signal
 import subprocess
 import sys
@@ -222,6 +223,8 @@ def test_script_resumes_after_kill_9(tmp_path):
             np.testing.assert_array_equal(fx[k], fy[k], err_msg=k)
     loaded = legacy.load_pickle(run / "network-final.pkl")  # through the real loader
     assert loaded["config"].resolution == 32
+    info = json.loads((run / "network-final.json").read_text())   # what made the final pickle
+    assert (info["step"], info["nimg"], info["config"]["total_kimg"]) == (20, 80, 0.08)
 
 
 def test_build_toy_world_quick(tmp_path):

@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pytest
 import tensorflow as tf
 
 from conftest import ROOT, run_script
