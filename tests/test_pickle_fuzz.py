@@ -18,7 +18,7 @@ from idd_tf import config as cfg
 from idd_tf import gan_training, legacy
 from idd_tf.legacy import StyleGANFormatError
 
-FUZZ_CASES = 130
+FUZZ_CASES = 300
 SLOW_CASES = 2000
 CASE_SECONDS = 20          # a case taking longer is a hang
 MAX_RSS_GROWTH_MB = 600    # over all cases together
