@@ -78,6 +78,15 @@ def input_faces(files, seeds, G, config, align: bool = False) -> dict:
     return {"images": np.stack(images), "names": names, "skipped": skipped}
 
 
+def usable_images(faces_in: dict, warn, say):
+    """The images of `input_faces`, after warn(line) per skipped file and say(count line)."""
+    for path, reason in faces_in["skipped"].items():
+        warn("skipped " + (reason if path in reason else f"{path}: {reason}"))
+    if faces_in["skipped"]:
+        say(f"skipped {len(faces_in['skipped'])} unusable file(s); using {len(faces_in['images'])}")
+    return faces_in["images"]
+
+
 def load_run(run_dir, checkpoint: str | None = None) -> dict:
     """A trained model from a run directory of scripts/train.py.
 

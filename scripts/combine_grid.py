@@ -31,14 +31,6 @@ flags.DEFINE_string("out", "out/grid.png", "grid output file")
 flags.DEFINE_string("outdir", "out/pairs", "output folder in --pairs mode")
 
 
-def skip_report(faces_in):
-    """The images of model.input_faces, after a warning per skipped file and a count."""
-    for path, reason in faces_in["skipped"].items():
-        logging.warning("skipped %s", reason if path in reason else f"{path}: {reason}")
-    if faces_in["skipped"]:
-        print(f"skipped {len(faces_in['skipped'])} unusable file(s); using {len(faces_in['images'])}")
-    return faces_in["images"]
-
 
 def main(argv):
     import numpy as np
@@ -76,8 +68,8 @@ def main(argv):
             if not done:
                 sys.exit(1)
             return
-        ids = skip_report(model.input_faces(FLAGS.id, FLAGS.id_seeds, G, cfg, FLAGS.align))
-        attrs = skip_report(model.input_faces(FLAGS.attr, FLAGS.attr_seeds, G, cfg, FLAGS.align))
+        ids = model.usable_images(model.input_faces(FLAGS.id, FLAGS.id_seeds, G, cfg, FLAGS.align), logging.warning, print)
+        attrs = model.usable_images(model.input_faces(FLAGS.attr, FLAGS.attr_seeds, G, cfg, FLAGS.align), logging.warning, print)
     except (FileNotFoundError, FileExistsError, ValueError, StyleGANFormatError, faces.NoFaceError) as e:
         logging.error("%s", e)
         sys.exit(1)

@@ -54,14 +54,6 @@ def interpolate(net, ids, attrs, vary: str, space: str, steps: int):
     return net.stylegan.synthesis(ws, noise_mode="const")
 
 
-def skip_report(faces_in):
-    """The images of model.input_faces, after a warning per skipped file and a count."""
-    for path, reason in faces_in["skipped"].items():
-        logging.warning("skipped %s", reason if path in reason else f"{path}: {reason}")
-    if faces_in["skipped"]:
-        print(f"skipped {len(faces_in['skipped'])} unusable file(s); using {len(faces_in['images'])}")
-    return faces_in["images"]
-
 
 def main(argv):
     del argv
@@ -76,8 +68,8 @@ def main(argv):
         data.check_output(FLAGS.outdir, FLAGS.overwrite, is_dir=True)
         run = model.load_run(FLAGS.run, FLAGS.checkpoint)
         net, G, cfg = run["model"], run["stylegan"], run["config"]
-        ids = skip_report(model.input_faces(FLAGS.id, FLAGS.id_seeds, G, cfg, FLAGS.align))
-        attrs = skip_report(model.input_faces(FLAGS.attr, FLAGS.attr_seeds, G, cfg, FLAGS.align))
+        ids = model.usable_images(model.input_faces(FLAGS.id, FLAGS.id_seeds, G, cfg, FLAGS.align), logging.warning, print)
+        attrs = model.usable_images(model.input_faces(FLAGS.attr, FLAGS.attr_seeds, G, cfg, FLAGS.align), logging.warning, print)
         if len(ids) != 2 or len(attrs) != 2:
             raise ValueError("give exactly two identity and two attribute inputs")
     except (FileNotFoundError, FileExistsError, ValueError, StyleGANFormatError, faces.NoFaceError) as e:
