@@ -11,12 +11,27 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 
+def _umask() -> int:
+    """The process umask (from /proc on Linux, so it is never changed even for a moment)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_bytes(path, data: bytes) -> Path:
-    """Write `data` to `path` via a temp file + rename: readers never see a partial file."""
+    """Write `data` to `path` via a temp file + rename: readers never see a partial file. The file
+    gets the usual permissions (0666 less the umask), not the temp file's private 0600."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -58,16 +73,27 @@ def check_output(path, overwrite: bool = False, is_dir: bool = False) -> Path:
     return path
 
 
+MAX_SEEDS = 100_000   # seeds one command line may ask for (a typo like 0-999999999 is refused)
+
+
 def parse_seeds(text: str) -> list[int]:
-    """'0-3,7' -> [0, 1, 2, 3, 7]."""
+    """'0-3,7' -> [0, 1, 2, 3, 7]; ValueError for a malformed part, an empty range or more than
+    MAX_SEEDS seeds (checked before a range is expanded)."""
     seeds = []
     for part in str(text).split(","):
         part = part.strip()
-        if "-" in part[1:]:
-            lo, hi = part.split("-", 1)
-            seeds.extend(range(int(lo), int(hi) + 1))
-        elif part:
-            seeds.append(int(part))
+        try:
+            if "-" in part[1:]:
+                lo, hi = (int(x) for x in part.split("-", 1))
+                if hi < lo:
+                    raise ValueError(f"empty seed range {part!r}")
+                if len(seeds) + hi - lo + 1 > MAX_SEEDS:
+                    raise ValueError(f"seed range {part!r} asks for more than {MAX_SEEDS} seeds")
+                seeds.extend(range(lo, hi + 1))
+            elif part:
+                seeds.append(int(part))
+        except ValueError as e:
+            raise ValueError(f"bad seeds {text!r}: {e}") from None
     if not seeds:
         raise ValueError(f"no seeds in {text!r}")
     return seeds

@@ -315,7 +315,7 @@ METRIC_KEYS = ("identity", "identity_arcface", "expression", "pose", "rec_rmse",
 
 
 def evaluate_pairs(generate, pairs, arcface: "ArcFace | None" = None, fid: "FIDFeatures | None" = None,
-                   fid_reference: np.ndarray | None = None, progress: bool = True) -> dict:
+                   fid_reference: np.ndarray | None = None, progress: bool = True, keep_pairs: int = 0) -> dict:
     """The paper's Table 1 / Table 2 metrics of a model over (I_id, I_attr) pairs.
 
     generate(id_u8, attr_u8) -> out_u8: the model (HWC uint8 in and out, e.g. `generator_of`).
@@ -330,6 +330,11 @@ def evaluate_pairs(generate, pairs, arcface: "ArcFace | None" = None, fid: "FIDF
 
     Returns {"pairs", "pair_items": [[id_key, attr_key]], "skipped_no_face": {"disentanglement",
     "reconstruction"}, "fid", "fid_reference", <metric>: mean or None, "counts": {<metric>: n}}.
+    `keep_pairs` = k > 0 adds "_per_pair" (private, not JSON): per pair of "pair_items",
+    "identity", "identity_arcface" (NaN without `arcface`) and "expression" (NaN where not
+    scored), and "images": {pair index: (id_u8, attr_u8, out_u8)} of the pairs among the k best
+    and k worst by identity (ArcFace's when given) and by expression (`annotate.best_worst`);
+    only those images are held, so memory stays bounded.
     """
     from tqdm import tqdm
     info_cache, rec_done = {}, set()
@@ -351,6 +356,7 @@ def evaluate_pairs(generate, pairs, arcface: "ArcFace | None" = None, fid: "FIDF
     vals = {k: [] for k in METRIC_KEYS}
     skipped = {"disentanglement": 0, "reconstruction": 0}
     out_crops, attr_crops, items = [], [], []
+    per_pair = {"identity": [], "identity_arcface": [], "expression": [], "images": {}}
     for id_key, id_u8, attr_key, attr_u8 in tqdm(pairs, desc="pairs", unit="pair", disable=not progress):
         items.append([id_key, attr_key])
         out = generate(id_u8, attr_u8)
@@ -368,6 +374,7 @@ def evaluate_pairs(generate, pairs, arcface: "ArcFace | None" = None, fid: "FIDF
                 row["identity_arcface"] = float(fi["arcface"] @ arcface.embed(out, fo["detection"]))
         except faces.NoFaceError:
             skipped["disentanglement"] += 1
+            row = {}
         else:
             for k, v in row.items():
                 vals[k].append(v)
@@ -375,6 +382,8 @@ def evaluate_pairs(generate, pairs, arcface: "ArcFace | None" = None, fid: "FIDF
                 out_crops.append(_crop_box(out, fo["detection"]["box"]))
                 if fid_reference is None:
                     attr_crops.append(_crop_box(attr_u8, fa["detection"]["box"]))
+        if keep_pairs:
+            _keep_extremes(per_pair, keep_pairs, row, (id_u8, attr_u8, out), arcface is not None)
         if id_key in rec_done:
             continue
         rec_done.add(id_key)
@@ -395,7 +404,21 @@ def evaluate_pairs(generate, pairs, arcface: "ArcFace | None" = None, fid: "FIDF
     return {"pairs": len(items), "pair_items": items, "skipped_no_face": skipped, "fid": fid_value,
             "fid_reference": reference if fid is not None else None,
             **{k: float(np.mean(v)) if v else None for k, v in vals.items()},
-            "counts": {**{k: len(v) for k, v in vals.items()}, "fid_outputs": len(out_crops)}}
+            "counts": {**{k: len(v) for k, v in vals.items()}, "fid_outputs": len(out_crops)},
+            **({"_per_pair": per_pair} if keep_pairs else {})}
+
+
+def _keep_extremes(per_pair: dict, k: int, row: dict, images, arcface: bool) -> None:
+    """Appends one pair's scores (`row`, {} when not scored) to `per_pair` and keeps the images
+    of only the pairs among the k best and k worst so far (see evaluate_pairs' `keep_pairs`)."""
+    from idd_tf import annotate
+    for key in ("identity", "identity_arcface", "expression"):
+        per_pair[key].append(row.get(key, np.nan))
+    per_pair["images"][len(per_pair["identity"]) - 1] = images
+    rank = per_pair["identity_arcface" if arcface else "identity"]
+    keep = {int(i) for idx in annotate.best_worst(rank, per_pair["expression"], k).values() for i in idx}
+    for i in [i for i in per_pair["images"] if i not in keep]:
+        del per_pair["images"][i]
 
 
 def evaluate_dataset(net, dataset, num_pairs: int, seed: int = 0, **kwargs) -> dict:
@@ -453,16 +476,16 @@ def check_evaluate_args(id_dir=None, attr_dir=None, align=False, fid_weights=Non
 
 def evaluate(net, num_pairs: int = 100, seed: int = 0, dataset=None, id_dir=None, attr_dir=None,
              align: bool = False, arcface=None, fid_weights=None, real_dir=None,
-             progress: bool = True) -> dict:
+             progress: bool = True, keep_pairs: int = 0) -> dict:
     """scripts/evaluate.py: evaluate_folders when `id_dir` is given, else evaluate_dataset on
     `dataset`. `arcface`: an ArcFace network file; `fid_weights`: the InceptionV3 .h5 that enables
     FID (nothing is downloaded); `real_dir`: real photos as FID's reference (default: the
-    attribute images of the pairs). Bad arguments raise ValueError, missing files
-    FileNotFoundError naming them (check_evaluate_args)."""
+    attribute images of the pairs); `keep_pairs`: see evaluate_pairs. Bad arguments raise
+    ValueError, missing files FileNotFoundError naming them (check_evaluate_args)."""
     if (id_dir is None) == (dataset is None):
         raise ValueError("evaluate either a generated dataset or an --id_dir folder")
     check_evaluate_args(id_dir, attr_dir, align, fid_weights, real_dir)
-    kwargs = {"arcface": ArcFace(arcface) if arcface else None, "progress": progress}
+    kwargs = {"arcface": ArcFace(arcface) if arcface else None, "progress": progress, "keep_pairs": keep_pairs}
     real = None
     if fid_weights:
         kwargs["fid"] = FIDFeatures(fid_weights)

@@ -78,6 +78,32 @@ def input_faces(files, seeds, G, config, align: bool = False) -> dict:
     return {"images": np.stack(images), "names": names, "skipped": skipped}
 
 
+def swap_grid(net, ids_u8, attrs_u8, truth=None):
+    """The paper's Fig. 4 layout as one uint8 image: identity images along the top row, attribute
+    images down the left column, cell (i, j) = net(ids[j], attrs[i]) (the diagonal of equal
+    lists is a reconstruction). `truth` [A, I, R, R, 3] fills the cells instead of the model
+    (e.g. the toy world's ideal renders). White top-left corner."""
+    import numpy as np
+
+    from idd_tf import stylegan
+    ids_u8, attrs_u8 = np.asarray(ids_u8), np.asarray(attrs_u8)
+    r = ids_u8.shape[1]
+    grid = np.full(((len(attrs_u8) + 1) * r, (len(ids_u8) + 1) * r, 3), 255, np.uint8)
+    for j, im in enumerate(ids_u8):
+        grid[:r, (j + 1) * r:(j + 2) * r] = im
+    raw_ids = stylegan.from_uint8(ids_u8)
+    for i, attr in enumerate(attrs_u8):
+        grid[(i + 1) * r:(i + 2) * r, :r] = attr
+        if truth is not None:
+            out = np.asarray(truth[i])
+        else:
+            tiled = np.repeat(attr[None], len(ids_u8), axis=0)
+            out = stylegan.to_uint8(net(raw_ids, stylegan.from_uint8(tiled))["images"]).numpy()
+        for j in range(len(ids_u8)):
+            grid[(i + 1) * r:(i + 2) * r, (j + 1) * r:(j + 2) * r] = out[j]
+    return grid
+
+
 def usable_images(faces_in: dict, warn, say):
     """The images of `input_faces`, after warn(line) per skipped file and say(count line)."""
     for path, reason in faces_in["skipped"].items():
@@ -87,10 +113,26 @@ def usable_images(faces_in: dict, warn, say):
     return faces_in["images"]
 
 
+def checkpoint_path(spec) -> str:
+    """A checkpoint prefix (RUN/checkpoints/ckpt-500) as given, or the latest one of a folder
+    (RUN/checkpoints, RUN/checkpoints/best_id); FileNotFoundError naming what is missing."""
+    import os
+    spec = str(spec)
+    if os.path.isdir(spec):
+        found = tf.train.latest_checkpoint(spec)
+        if found is None:
+            raise FileNotFoundError(f"no checkpoint in {spec}")
+        return found
+    if not tf.io.gfile.glob(spec + ".index"):
+        raise FileNotFoundError(f"checkpoint not found: {spec} (no {spec}.index)")
+    return spec
+
+
 def load_run(run_dir, checkpoint: str | None = None) -> dict:
     """A trained model from a run directory of scripts/train.py.
 
     Returns {"config", "model" (IDDModel with E_attr, M, D_W restored), "stylegan", "checkpoint"}.
+    `checkpoint`: a prefix or a folder of checkpoints (its latest; default RUN/checkpoints).
     Random-init frozen parts (tiny runs) are rebuilt from the run's seed, as in training.
     Missing files raise FileNotFoundError naming them.
     """
@@ -110,9 +152,7 @@ def load_run(run_dir, checkpoint: str | None = None) -> dict:
     G = legacy.load_stylegan(sg_path)
     keras.utils.set_random_seed(config.seed)
     net = IDDModel(config, G)
-    path = checkpoint or tf.train.latest_checkpoint(str(run_dir / "checkpoints"))
-    if path is None:
-        raise FileNotFoundError(f"no checkpoint in {run_dir / 'checkpoints'}")
+    path = checkpoint_path(checkpoint or run_dir / "checkpoints")
     from idd_tf.trainer import model_parts
     try:
         tf.train.Checkpoint(**model_parts(net)).restore(path).expect_partial().assert_existing_objects_matched()

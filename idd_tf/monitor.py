@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -11,8 +12,12 @@ import tensorflow as tf
 from idd_tf.data import save_image
 
 
+SCALARS_FILE = "scalars.jsonl"
+
+
 class Monitor:
-    """Writes to `<run_dir>/logs` (TensorBoard) and `<run_dir>/images`; prints one line per log.
+    """Writes to `<run_dir>/logs` (TensorBoard, scalars.jsonl), `<run_dir>/images` and
+    `<run_dir>/plots/curves.png`; prints one line per log.
 
     With `enabled=False` (non-chief workers) every method is a no-op.
     """
@@ -25,12 +30,17 @@ class Monitor:
         self._last = None
 
     def scalars(self, step: int, metrics: dict) -> None:
+        """TensorBoard scalars, also appended to `logs/scalars.jsonl` (for `plot_curves`)."""
         if not self.enabled:
             return
         with self._writer.as_default():
             for name, value in metrics.items():
                 tf.summary.scalar(name, float(value), step=step)
         self._writer.flush()
+        line = json.dumps({"step": int(step), **{k: float(v) for k, v in metrics.items()}})
+        (self.run_dir / "logs").mkdir(parents=True, exist_ok=True)
+        with open(self.run_dir / "logs" / SCALARS_FILE, "a") as f:
+            f.write(line + "\n")
 
     def progress(self, step: int, total: int, metrics: dict) -> None:
         """One console line: step, steps/s since the last line, and the main losses."""
@@ -73,6 +83,7 @@ class Monitor:
         with self._writer.as_default():
             tf.summary.image(name, grid[None], step=step)
         self._writer.flush()
+        self.plot_curves()
         return save_image(self.run_dir / "images" / f"{name}_{step:07d}.png", grid)
 
     def image(self, step: int, name: str, image: np.ndarray) -> Path | None:
@@ -82,12 +93,72 @@ class Monitor:
         with self._writer.as_default():
             tf.summary.image(name, np.asarray(image)[None], step=step)
         self._writer.flush()
+        self.plot_curves()
         return save_image(self.run_dir / "images" / f"{name}_{step:07d}.png", image)
+
+    def plot_curves(self) -> Path | None:
+        """`plots/curves.png`: every logged scalar against the step (for people who do not run
+        TensorBoard); refreshed with every preview image and at close()."""
+        if not self.enabled:
+            return None
+        return plot_curves(self.run_dir / "logs" / SCALARS_FILE, self.run_dir / "plots" / "curves.png")
 
     def close(self) -> None:
         if self._writer is not None:
+            self.plot_curves()
             self._writer.flush()
             self._writer.close()
+
+
+def read_scalars(path) -> dict:
+    """logs/scalars.jsonl -> {name: (steps, values)}; of repeated steps (a resumed run redoes the
+    steps after its checkpoint) the last value wins."""
+    by_name: dict = {}
+    path = Path(path)
+    if not path.is_file():
+        return {}
+    for line in path.read_text().splitlines():
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError:   # a line cut by a kill
+            continue
+        step = rec.pop("step", None)
+        for name, value in rec.items():
+            by_name.setdefault(name, {})[step] = value
+    return {name: (np.array(sorted(d)), np.array([d[k] for k in sorted(d)])) for name, d in by_name.items()}
+
+
+def plot_curves(scalars_path, out_path, cols: int = 4) -> Path | None:
+    """One PNG, a panel per scalar (log scale where positive over > 2 decades); None without data."""
+    import io
+
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    curves = read_scalars(scalars_path)
+    if not curves:
+        return None
+    names = sorted(curves, key=lambda n: (not n.startswith("loss"), n.startswith("val/"), n))
+    rows = -(-len(names) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * 3.2, rows * 2.3), squeeze=False)
+    for ax, name in zip(axes.ravel(), names):
+        steps, values = curves[name]
+        ax.plot(steps, values, lw=1)
+        finite = values[np.isfinite(values)]
+        if len(finite) and finite.min() > 0 and finite.max() / finite.min() > 100:
+            ax.set_yscale("log")
+        ax.set_title(name, fontsize=9)
+        ax.tick_params(labelsize=7)
+        ax.grid(alpha=0.3)
+    for ax in axes.ravel()[len(names):]:
+        ax.axis("off")
+    fig.supxlabel("step", fontsize=9)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=80)
+    plt.close(fig)
+    from idd_tf.data import atomic_write_bytes
+    return atomic_write_bytes(Path(out_path), buf.getvalue())
 
 
 def make_grid(columns: list[np.ndarray]) -> np.ndarray:

@@ -182,6 +182,20 @@ def factor_errors(pred: dict, ref: dict, names) -> dict:
             "discrete": np.mean(disc, axis=0) if disc else None}
 
 
+def evaluator_outputs(evaluator, images_u8, batch: int = 256) -> dict:
+    """One evaluator pass over uint8 images: {"factors": {name: [N]}, "embedding": [N, d],
+    "landmarks": [N, 68, 2], "features": [N, hidden] float64} (reuse it for every row that shares
+    I_id or I_attr)."""
+    from idd_tf import toynets
+    x = toynets.to_float(images_u8)
+    outs = [evaluator(x[i:i + batch]) for i in range(0, len(x), batch)]
+    raw = {k: np.concatenate([o[k].numpy() for o in outs]) for k in outs[0]}
+    return {"factors": toynets.decode_factors({k: v for k, v in raw.items()
+                                               if k not in ("embedding", "landmarks", "features")}),
+            "embedding": raw["embedding"], "landmarks": raw["landmarks"],
+            "features": raw["features"].astype(np.float64)}
+
+
 def disentanglement_scores(evaluator, id_u8, attr_u8, out_u8, batch: int = 256) -> dict:
     """The toy world's analog of the paper's Table 1, scored by the independent evaluator only.
 
@@ -191,18 +205,10 @@ def disentanglement_scores(evaluator, id_u8, attr_u8, out_u8, batch: int = 256) 
     points, as a fraction of the image side: the paper's expression metric normalised by
     resolution) and pose error (L2 of yaw, pitch, roll differences, degrees). Means over pairs,
     and the per-pair arrays under "per_pair" (for confidence intervals and best/worst pairs).
+    Any of the three image sets may be given as `evaluator_outputs` instead (computed once).
     """
-    from idd_tf import toynets
-
-    def run(u8):  # one evaluator pass per image set: factors, embedding and landmarks together
-        x = toynets.to_float(u8)
-        outs = [evaluator(x[i:i + batch]) for i in range(0, len(x), batch)]
-        raw = {k: np.concatenate([o[k].numpy() for o in outs]) for k in outs[0]}
-        return {"factors": toynets.decode_factors({k: v for k, v in raw.items()
-                                                   if k not in ("embedding", "landmarks")}),
-                "embedding": raw["embedding"], "landmarks": raw["landmarks"]}
-
-    e_id, e_attr, e_out = run(id_u8), run(attr_u8), run(out_u8)
+    e_id, e_attr, e_out = (x if isinstance(x, dict) else evaluator_outputs(evaluator, x, batch)
+                           for x in (id_u8, attr_u8, out_u8))
     ident = factor_errors(e_out["factors"], e_id["factors"], IDENTITY_NAMES)
     attrs = factor_errors(e_out["factors"], e_attr["factors"], ATTRIBUTE_NAMES)
     cosine = np.sum(e_out["embedding"] * e_id["embedding"], axis=-1)

@@ -155,6 +155,7 @@ def evaluator_backbone(input_size=64, widths=(32, 48, 64, 96), hidden=160, batch
 class Evaluator(keras.Model):
     """Independent evaluator: raw [-1, 1] RGB NHWC (any size) -> every toy-world factor, an
     identity embedding and its own 68 landmarks. call() -> {"embedding": [B, d] L2-normalised,
+    "features": [B, hidden] (the penultimate layer: the feature space of FID/KID),
     "continuous": [B, C] (see `_factor_outputs`), "<discrete factor>": [B, classes] logits,
     "landmarks": [B, 68, 2] in [0, 1]}."""
 
@@ -175,7 +176,7 @@ class Evaluator(keras.Model):
 
     def call(self, images, training=False):
         h = self.backbone(resize_input(images, self.input_size), training=training)
-        out = {"embedding": tf.math.l2_normalize(self.embedding_head(h), axis=-1),
+        out = {"embedding": tf.math.l2_normalize(self.embedding_head(h), axis=-1), "features": h,
                "continuous": self.continuous_head(h),
                "landmarks": tf.reshape(self.landmark_head(h), [-1, 68, 2])}
         for n, head in zip(DISCRETE, self.discrete_heads):
@@ -196,7 +197,7 @@ class Evaluator(keras.Model):
         """{factor name: [B] float (raw units; circular hues in [0, 1)) or int (class id)}."""
         outs = [self(images[i:i + batch_size]) for i in range(0, len(images), batch_size)]
         return decode_factors({k: np.concatenate([o[k].numpy() for o in outs]) for k in outs[0]
-                               if k not in ("embedding", "landmarks")})
+                               if k not in ("embedding", "landmarks", "features")})
 
     def get_config(self):
         return {**super().get_config(), "input_size": self.input_size, "widths": list(self.widths),

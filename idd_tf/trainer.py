@@ -290,8 +290,8 @@ class Trainer:
                 values = {k: float(v) for k, v in metrics.items()}
                 self.monitor.scalars(step, values)
                 self.monitor.progress(step, until_step, values)
-            if self.monitor and self.preview is not None and (step % c.image_every == 0
-                                                              or step == until_step):
+            if self.monitor and self.preview is not None and (
+                    (c.image_every and step % c.image_every == 0) or step == until_step):
                 self.write_preview(step)
             if self.validation_data is not None and c.validate_every and step % c.validate_every == 0:
                 self.validate(step)

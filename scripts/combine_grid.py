@@ -3,17 +3,24 @@
     python scripts/combine_grid.py --run runs/00000-tiny --id_seeds 0-3 --attr_seeds 10-12 --out grid.png
     python scripts/combine_grid.py --run RUN --id photos/a.jpg,photos/b.jpg --attr photos/ --align --out grid.png
     python scripts/combine_grid.py --run RUN --pairs --id ids/ --attr attrs/ --align --outdir out/pairs
+    python scripts/combine_grid.py --run RUN --id_seeds 0-3 --attr_seeds 10-12 --annotate --out grid.png
 
 Grid: top row = identity images, left column = attribute images, cell = identity of its column
 with the attributes of its row; (n_id + 1) x (n_attr + 1) tiles at the model's resolution.
 --pairs: files with the same name in both folders; writes OUTDIR/<name>.png per pair.
+--annotate: under every output cell, the identity similarity of I_out to I_id and the landmark
+error of I_out vs I_attr, with a legend naming the scorer: the toy world's independent evaluator
+for toy runs, else dlib (identity descriptors, or ArcFace with --arcface) and dlib landmarks,
+"no face" where none is found; grids of cells under 128 px are enlarged (nearest neighbour) so
+the text stays legible (idd_tf.annotate).
 """
 
-import os
 import sys
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import _console  # noqa: E402
+
+_console.setup()   # first: a quiet console unless --verbose
 
 from absl import app, flags, logging  # noqa: E402
 
@@ -29,16 +36,20 @@ flags.DEFINE_bool("pairs", False, "pair mode: files with the same name in the --
 flags.DEFINE_bool("align", False, "FFHQ-align real photos (MTCNN + dlib landmarks)")
 flags.DEFINE_string("out", "out/grid.png", "grid output file")
 flags.DEFINE_string("outdir", "out/pairs", "output folder in --pairs mode")
+flags.DEFINE_bool("annotate", False, "caption every output cell with its identity and landmark scores, plus a legend")
+flags.DEFINE_string("arcface", None, "--annotate: ArcFace network (.keras/.h5 or SavedModel) for identity instead of dlib")
 
 
 
 def main(argv):
-    import numpy as np
-
-    from idd_tf import data, faces, model, stylegan
+    from idd_tf import annotate, data, faces, model, stylegan
     from idd_tf.legacy import StyleGANFormatError
     del argv
     try:
+        if FLAGS.pairs and FLAGS.annotate:
+            raise ValueError("--annotate captions the grid; it does not apply to --pairs")
+        if FLAGS.arcface and not FLAGS.annotate:
+            raise ValueError("--arcface is the identity scorer of --annotate")
         if FLAGS.pairs:
             data.check_output(FLAGS.outdir, FLAGS.overwrite, is_dir=True)
         else:
@@ -68,24 +79,25 @@ def main(argv):
             if not done:
                 sys.exit(1)
             return
-        ids = model.usable_images(model.input_faces(FLAGS.id, FLAGS.id_seeds, G, cfg, FLAGS.align), logging.warning, print)
-        attrs = model.usable_images(model.input_faces(FLAGS.attr, FLAGS.attr_seeds, G, cfg, FLAGS.align), logging.warning, print)
+        scorer = annotate.scorer_for(cfg, FLAGS.arcface) if FLAGS.annotate else None
+        id_in = model.input_faces(FLAGS.id, FLAGS.id_seeds, G, cfg, FLAGS.align)
+        attr_in = model.input_faces(FLAGS.attr, FLAGS.attr_seeds, G, cfg, FLAGS.align)
+        ids = model.usable_images(id_in, logging.warning, print)
+        attrs = model.usable_images(attr_in, logging.warning, print)
     except (FileNotFoundError, FileExistsError, ValueError, StyleGANFormatError, faces.NoFaceError) as e:
         logging.error("%s", e)
         sys.exit(1)
-    r = G.resolution
-    grid = np.full(((len(attrs) + 1) * r, (len(ids) + 1) * r, 3), 255, np.uint8)
-    for j, im in enumerate(ids):
-        grid[:r, (j + 1) * r:(j + 2) * r] = im
-    raw_ids = stylegan.from_uint8(ids)
-    for i, attr in enumerate(attrs):
-        grid[(i + 1) * r:(i + 2) * r, :r] = attr
-        tiled = np.repeat(attr[None], len(ids), axis=0)
-        out = stylegan.to_uint8(net(raw_ids, stylegan.from_uint8(tiled))["images"]).numpy()
-        for j in range(len(ids)):
-            grid[(i + 1) * r:(i + 2) * r, (j + 1) * r:(j + 2) * r] = out[j]
+    grid = model.swap_grid(net, ids, attrs)
+    note = ""
+    if scorer is not None:
+        scores = annotate.score_grid(scorer, grid, G.resolution)
+        grid = annotate.annotate_grid(grid, G.resolution, scores, scorer.legend(), id_in["names"], attr_in["names"])
+        note = f", annotated (scorer: {scorer.name}"
+        if scorer.kind == "face":
+            note += f"; no face in I_out of {int((scores['note'] == 'no face').sum())} of {scores['note'].size} cells"
+        note += ")"
     data.save_image(FLAGS.out, grid)
-    print(f"wrote {FLAGS.out}: {len(ids)} identities x {len(attrs)} attributes")
+    print(f"wrote {FLAGS.out}: {len(ids)} identities x {len(attrs)} attributes{note}")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,12 @@
 """The paper's Table 1 / Table 2 metrics on N random (identity, attribute) pairs: of the run's
 generated dataset, or of real photos (--id_dir, --attr_dir; FFHQ-aligned with --align).
 
+Toy-world runs (toy E_id; chosen automatically) are scored by the toy world's independent
+evaluator instead, against copy-I_attr, copy-I_id and StyleGAN style-mixing baselines, on
+generated and on rendered pairs (with the ideal render as ground truth): idd_tf.toy_protocol.
+
+    python scripts/evaluate.py --run runs/00000-toy                 # RUN/eval/eval.json, eval.md, grid_*.png, best_worst.png
+
     python scripts/evaluate.py --run RUN --num_pairs 500 --fid_weights inception_v3_notop.h5 --out out/eval
     python scripts/evaluate.py --run RUN --id_dir photos/ids --attr_dir photos/attrs --align --num_pairs 500 \\
         --fid_weights inception_v3_notop.h5 --real_dir photos/ffhq_real --out out/eval_real
@@ -13,14 +19,19 @@ images, or vs --real_dir, on MTCNN face crops (only with --fid_weights). Reconst
 seeded (--seed); an image used twice is detected once. Pairs whose faces cannot be found are
 skipped and counted; folder images that are unreadable or (--align) without a face are skipped,
 counted and listed. All logic: idd_tf.metrics.evaluate. Writes OUT/metrics.json and OUT/metrics.md.
+
+Both modes also write OUT/best_worst.png: the --best_worst best and worst pairs by identity and
+by landmarks, each as I_id | I_attr | I_out with its numbers (idd_tf.annotate; toy runs: the
+generated pairs, scored by the evaluator).
 """
 
 import json
-import os
 import sys
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import _console  # noqa: E402
+
+_console.setup()   # first: a quiet console unless --verbose
 
 from absl import app, flags, logging  # noqa: E402
 
@@ -32,12 +43,93 @@ flags.DEFINE_string("dataset", None, "generated dataset (default: the run's; not
 flags.DEFINE_string("id_dir", None, "folder of identity photos (real images instead of the dataset)")
 flags.DEFINE_string("attr_dir", None, "folder of attribute photos (default: --id_dir, pairs of two different images)")
 flags.DEFINE_bool("align", False, "FFHQ-align the folder photos (MTCNN + dlib); without it they must be square")
-flags.DEFINE_integer("num_pairs", 100, "number of random pairs")
+flags.DEFINE_integer("num_pairs", None, "number of random pairs (default 500 for toy runs, 100 otherwise)")
 flags.DEFINE_integer("seed", 0, "which pairs")
 flags.DEFINE_string("arcface", None, "ArcFace network (.keras/.h5 or SavedModel) for a second identity metric")
 flags.DEFINE_string("fid_weights", None, "InceptionV3 notop .h5 for FID (no download; FID skipped without)")
 flags.DEFINE_string("real_dir", None, "folder of real photos: FID's reference set (needs --fid_weights)")
-flags.DEFINE_string("out", "out/evaluate", "output folder")
+flags.DEFINE_string("out", None, "output folder (default: RUN/eval for toy runs, out/evaluate otherwise)")
+flags.DEFINE_string("evaluator", None, "toy runs: the independent evaluator's folder (default: the shipped one)")
+flags.DEFINE_bool("mixing", True, "toy runs: include the style-mixing baselines (every crossover)")
+flags.DEFINE_integer("best_worst", 4, "best_worst.png: this many best and worst pairs by identity and by "
+                     "landmarks (0: no best_worst.png)", lower_bound=0)
+
+
+def is_toy_run(run_dir) -> bool:
+    from idd_tf import config
+    return config.TrainConfig.from_run_dir(run_dir).id_encoder.arch == "toy"
+
+
+def toy_best_worst(result, title):
+    """best_worst.png of a toy run: the generated pairs of toy_protocol.evaluate's `result`
+    (before strip_private), ranked by the evaluator's identity cosine and landmark error."""
+    from idd_tf import annotate
+    pairs, pp = result["_images"]["generated_pairs"], result["generated"]["method"]["_per_pair"]
+    extra = [f"factor error: id {a:.3f}  attr {b:.3f}" for a, b in zip(pp["id_factor_error"], pp["attr_factor_error"])]
+    legend = annotate.legend("toy") + ["factor error = the protocol's identity (vs I_id) and attribute (vs I_attr) "
+                                       "factor errors, prior-std units (lower is better)"]
+    return annotate.best_worst_sheet(lambda i: (pairs["id"][i], pairs["attr"][i], pairs["method"][i]),
+                                     pp["id_cosine"], pp["landmark_error"], legend, pairs["id"].shape[1],
+                                     FLAGS.best_worst, [f"generated pair {i}" for i in range(len(extra))], title, extra)
+
+
+def real_best_worst(per_pair, items, title):
+    """best_worst.png of metrics.evaluate's "_per_pair" (kept images of the extreme pairs),
+    ranked by identity (ArcFace's with --arcface, the dlib one shown too) and by expression."""
+    import numpy as np
+
+    from idd_tf import annotate
+    images, dlib_id = per_pair["images"], per_pair["identity"]
+    arcface = Path(FLAGS.arcface).name if FLAGS.arcface else None
+    extra = [f"dlib id {v:.3f}" if arcface and np.isfinite(v) else "" for v in dlib_id]
+    resolution = next(iter(images.values()))[0].shape[0] if images else 64
+    return annotate.best_worst_sheet(lambda i: images[i], per_pair["identity_arcface"] if arcface else dlib_id,
+                                     per_pair["expression"], annotate.legend("face", arcface, no_face=False),
+                                     resolution, FLAGS.best_worst, [f"id {a} + attr {b}" for a, b in items],
+                                     title, extra)
+
+
+def toy_main(out_dir):
+    """The toy-world protocol: eval.json, eval.md, grid_generated.png, grid_rendered.png, best_worst.png."""
+    import time
+
+    from tqdm import tqdm
+
+    from idd_tf import config, data, model, toy_protocol, toynets
+    start = time.perf_counter()
+    run = model.load_run(FLAGS.run, FLAGS.checkpoint)
+    cfg = run["config"]
+    evaluator = toynets.load_net(FLAGS.evaluator or config.TOY_WEIGHTS_DIR, "evaluator")
+    n = FLAGS.num_pairs or 500
+    bar = tqdm(total=None, unit="stage", desc="toy evaluation")
+
+    def progress(message, stage, stages):
+        bar.total = stages
+        bar.set_postfix_str(message)
+        bar.update(stage - bar.n)
+
+    result = toy_protocol.evaluate(run["model"], run["stylegan"], evaluator, n=n, seed=FLAGS.seed,
+                                   psi=cfg.truncation_psi, cutoff=cfg.truncation_cutoff,
+                                   mixing=FLAGS.mixing, progress=progress)
+    bar.update(bar.total - bar.n)
+    bar.close()
+    sheet = toy_best_worst(result, f"{FLAGS.run} ({Path(run['checkpoint']).name}): generated pairs, "
+                                   f"best and worst of {n} by the toy evaluator") if FLAGS.best_worst else None
+    pics = toy_protocol.pictures(run["model"], run["stylegan"], FLAGS.seed, cfg.truncation_psi,
+                                 cfg.truncation_cutoff)
+    result = {"run": str(FLAGS.run), "checkpoint": run["checkpoint"],
+              "targets": toy_protocol.targets(result), **toy_protocol.strip_private(result)}
+    data.atomic_write_bytes(out_dir / "eval.json", (json.dumps(result, indent=2) + "\n").encode())
+    md = toy_protocol.report_markdown(result, f"Toy-world evaluation of {FLAGS.run} ({Path(run['checkpoint']).name})")
+    data.atomic_write_bytes(out_dir / "eval.md", md.encode())
+    for name, image in pics.items():
+        data.save_image(out_dir / f"{name}.png", image)
+    if sheet is not None:
+        data.save_image(out_dir / "best_worst.png", sheet)
+    print(md, end="")
+    print(f"wrote {out_dir}/eval.json, eval.md, grid_generated.png, grid_rendered.png"
+          f"{', best_worst.png' if sheet is not None else ''} "
+          f"in {time.perf_counter() - start:.0f} s")
 
 
 def main(argv):
@@ -45,25 +137,36 @@ def main(argv):
     from idd_tf import data, metrics, model
     from idd_tf.legacy import StyleGANFormatError
     try:
-        data.check_output(FLAGS.out, FLAGS.overwrite, is_dir=True)
         if FLAGS.dataset and FLAGS.id_dir:
             raise ValueError("give --dataset or --id_dir, not both")
+        toy = not FLAGS.id_dir and is_toy_run(FLAGS.run)
+        if toy and (FLAGS.dataset or FLAGS.arcface or FLAGS.fid_weights or FLAGS.real_dir):
+            raise ValueError("a toy-world run is scored by the toy evaluator on generated and rendered "
+                             "pairs: --dataset, --arcface, --fid_weights and --real_dir do not apply")
+        out_dir = Path(FLAGS.out or (Path(FLAGS.run) / "eval" if toy else "out/evaluate"))
+        data.check_output(out_dir, FLAGS.overwrite, is_dir=True)
+        if toy:
+            return toy_main(out_dir)
         metrics.check_evaluate_args(FLAGS.id_dir, FLAGS.attr_dir, FLAGS.align, FLAGS.fid_weights,
                                     FLAGS.real_dir)
         run = model.load_run(FLAGS.run, FLAGS.checkpoint)
         dataset = None if FLAGS.id_dir else (FLAGS.dataset or run["config"].dataset)
-        result = metrics.evaluate(run["model"], FLAGS.num_pairs, FLAGS.seed, dataset=dataset,
+        result = metrics.evaluate(run["model"], FLAGS.num_pairs or 100, FLAGS.seed, dataset=dataset,
                                   id_dir=FLAGS.id_dir, attr_dir=FLAGS.attr_dir, align=FLAGS.align,
                                   arcface=FLAGS.arcface, fid_weights=FLAGS.fid_weights,
-                                  real_dir=FLAGS.real_dir)
+                                  real_dir=FLAGS.real_dir, keep_pairs=FLAGS.best_worst)
     except (FileNotFoundError, FileExistsError, ValueError, StyleGANFormatError) as e:
         logging.error("%s", e)
         sys.exit(1)
+    per_pair = result.pop("_per_pair", None)
     result = {"run": str(FLAGS.run), "checkpoint": run["checkpoint"], "seed": FLAGS.seed, **result}
-    out_dir = Path(FLAGS.out)
     data.atomic_write_bytes(out_dir / "metrics.json", (json.dumps(result, indent=2) + "\n").encode())
     md = metrics.report_markdown(result)
     data.atomic_write_bytes(out_dir / "metrics.md", md.encode())
+    if per_pair is not None:
+        data.save_image(out_dir / "best_worst.png", real_best_worst(
+            per_pair, result["pair_items"], f"{FLAGS.run} ({Path(run['checkpoint']).name}): best and worst "
+            f"of {result['pairs']} pairs"))
     print(md, end="")
 
 

@@ -9,7 +9,9 @@ Seed s draws z = np.random.RandomState(s).randn(1, latent_size), as NVIDIA's pre
 import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import _console  # noqa: E402
+
+_console.setup()   # first: a quiet console unless --verbose
 
 from absl import app, flags, logging  # noqa: E402
 

@@ -7,10 +7,11 @@ Rerunning continues where it stopped (finished shards are kept; each is written 
 Deterministic: example i always gets z from (seed, i), whoever writes it.
 """
 
-import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import _console  # noqa: E402
+
+_console.setup()   # first: a quiet console unless --verbose
 
 from absl import app, flags, logging  # noqa: E402
 

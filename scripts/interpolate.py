@@ -13,7 +13,9 @@ import os
 import sys
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import _console  # noqa: E402
+
+_console.setup()   # first: a quiet console unless --verbose
 
 from absl import app, flags, logging  # noqa: E402
 

@@ -5,7 +5,7 @@
         --inception inception_v3_notop.h5 --landmarks lnd.weights.h5 --dataset data/ffhq256
     python scripts/train.py --resume runs/00003-tiny         # continue exactly where it stopped
     python scripts/train.py --resume runs/00003-tiny --set optim.lr_nonadv=1e-5   # after a divergence (exit 2)
-    python scripts/train.py --preset ffhq1024 --dry_run      # print the resolved config, or what is missing
+    python scripts/train.py --preset ffhq1024 --dry_run      # load every file, time one step, print what it costs
 
 Real presets refuse to start (before any work) while a weight file is missing: a random-init
 StyleGAN, E_id, E_attr or E_lnd is only allowed where the config says so (`allow_random_encoders`:
@@ -17,11 +17,12 @@ Nothing is ever deleted or overwritten; nothing prompts.
 """
 
 import json
-import os
 import sys
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import _console  # noqa: E402
+
+_console.setup()   # first: a quiet console unless --verbose
 
 from absl import app, flags, logging  # noqa: E402
 
@@ -30,7 +31,9 @@ flags.DEFINE_enum("preset", "tiny", ["tiny", "toy", "ffhq256", "ffhq1024"], "con
 flags.DEFINE_string("run_root", "runs", "where new run directories are created")
 flags.DEFINE_string("resume", None, "run directory to continue (its config.json is used)")
 flags.DEFINE_string("run_dir", None, "explicit run directory (multi-worker: the same shared path on every worker)")
-flags.DEFINE_bool("dry_run", False, "print the resolved config and exit")
+flags.DEFINE_bool("dry_run", False, "check everything, time one step, print the config (stdout) and "
+                  "the checks (stderr), write nothing; exit 0 only if the run would start")
+flags.DEFINE_bool("dry_run_time", True, "--dry_run: also time one training step (builds the step)")
 flags.DEFINE_integer("steps", None, "total training steps (also extends a resumed run)")
 flags.DEFINE_integer("batch_size", None, "batch size")
 flags.DEFINE_integer("seed", None, "seed (random StyleGAN, data order)")
@@ -90,6 +93,17 @@ def preflight_problems(config) -> list[str]:
     return problems
 
 
+def dry_run(config) -> int:
+    """Load every file, time one step, report; 0 if the run would start, else 1."""
+    from idd_tf import preflight
+    checked = preflight.check(config)
+    timing = None
+    if FLAGS.dry_run_time and checked["model"] is not None and not checked["problems"]:
+        timing = preflight.timed_step(checked["model"], config.replace(stylegan=checked["stylegan"].config.to_dict()))
+    print(preflight.report(config, checked, timing), file=sys.stderr)
+    return 1 if checked["problems"] else 0
+
+
 def main(argv):
     del argv
     try:
@@ -104,7 +118,7 @@ def main(argv):
         sys.exit(1)
     print(json.dumps(config.to_dict(), indent=2))
     if FLAGS.dry_run:
-        return
+        sys.exit(dry_run(config))
 
     import keras
     import tensorflow as tf

@@ -13,11 +13,12 @@ network-snapshot-<kimg>.pkl and network-final.pkl, readable by idd_tf's loader a
 
 import json
 import math
-import os
 import sys
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import _console  # noqa: E402
+
+_console.setup()   # first: a quiet console unless --verbose
 
 from absl import app, flags, logging  # noqa: E402
 

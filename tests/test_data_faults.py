@@ -102,3 +102,13 @@ def _same_records(a, b):
     for (_, wa, ia), (_, wb, ib) in zip(ea, eb):
         np.testing.assert_allclose(wa, wb, atol=1e-4)
         assert np.abs(ia.astype(int) - ib.astype(int)).max() <= 1
+
+
+def test_atomic_writes_get_the_usual_permissions(tmp_path):
+    import os
+    old = os.umask(0o022)
+    try:
+        path = data.atomic_write_bytes(tmp_path / "out.json", b"{}")
+        assert path.stat().st_mode & 0o777 == 0o644     # not the temp file's private 0600
+    finally:
+        os.umask(old)

@@ -38,7 +38,8 @@ def test_every_missing_file_is_named_at_once(tmp_path):
 def test_random_networks_only_where_the_config_allows_them(tmp_path):
     # explicit opt-in: the same command passes the check (dry run: stops right after it)
     proc = run_script("scripts/train.py", "--preset", "ffhq256", "--stylegan", FIXTURE_PKL,
-                      "--allow_random_encoders", "--dry_run", "--run_root", tmp_path / "runs", timeout=120)
+                      "--allow_random_encoders", "--dry_run", "--nodry_run_time", "--run_root", tmp_path / "runs",
+                      timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert json.loads(proc.stdout)["allow_random_encoders"] is True
     # the tiny test preset allows them by default (its E_attr is the small CNN: no weights exist) ...
@@ -59,8 +60,8 @@ def test_toy_preset_uses_only_shipped_trained_parts(tmp_path):
     assert not cfg.allow_random_encoders and cfg.id_encoder.arch == "toy"
     for path in (cfg.stylegan_weights, cfg.id_encoder.weights, cfg.landmarks.weights):
         assert (ROOT / "stylegan_weights" / "toy" / path.rsplit("/", 1)[1]).is_file(), path
-    proc = run_script("scripts/train.py", "--preset", "toy", "--dry_run", "--run_root", tmp_path / "runs",
-                      timeout=120)
+    proc = run_script("scripts/train.py", "--preset", "toy", "--dry_run", "--nodry_run_time",
+                      "--run_root", tmp_path / "runs", timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     resolved = json.loads(proc.stdout)
     assert resolved["landmarks"]["weights"].endswith("stylegan_weights/toy/toy_lnd.weights.h5")

@@ -87,11 +87,11 @@ def test_kill_and_resume_matches_uninterrupted(default_run):
 
 
 def test_dry_run_and_bad_options(tmp_path):
-    stand_in = ROOT / "README.md"  # the dry run checks that the files exist, it does not read them
+    stand_in = ROOT / "README.md"  # exists, but loads as none of them: the dry run reads the files
     proc = run_script("scripts/train.py", "--preset", "ffhq1024", "--stylegan", stand_in, "--vggface2", stand_in,
                       "--inception", stand_in, "--landmarks", stand_in, "--dry_run", "--run_root", tmp_path)
-    assert proc.returncode == 0, proc.stderr
-    cfg = json.loads(proc.stdout)
+    assert proc.returncode == 1 and "would NOT start" in proc.stderr and "not a pickle file" in proc.stderr
+    cfg = json.loads(proc.stdout)   # the resolved config is still printed
     assert cfg["batch_size"] == 2 and cfg["optim"]["lr_nonadv"] == 1e-5  # official trainer.py at 1024
     assert not any(tmp_path.iterdir())
     proc = run_script("scripts/train.py", "--vggface2", tmp_path / "nope.h5", "--run_root", tmp_path)

@@ -1,0 +1,315 @@
+"""The toy world's evaluation protocol: the method against copy and style-mixing baselines.
+
+The paper's Table 1 (disentanglement), Table 2 (reconstruction) and Fig. 4/5 settings, scored by
+the independent evaluator only (never by E_id or E_lnd, which the method trains against):
+
+- generated pairs (Fig. 4): I_id and I_attr drawn by the toy StyleGAN (z -> w, the run's
+  truncation, const noise, as the training data), so w is known and style mixing is a baseline;
+- rendered pairs (Fig. 5 / Table 1, the analog of real photos): renderer images of two different
+  people, with the ideal answer, the render of (identity of I_id, attributes of I_attr);
+- reconstruction (Table 2): I_id == I_attr, from both sources.
+
+Every row is a function (I_id, I_attr) -> I_out over uint8 images; `evaluate` scores each one.
+Render seeds are disjoint from those of every toy network's training (`toynets.SEEDS`) and of the
+StyleGAN's data (seed 0).
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from idd_tf import metrics, stylegan, toy_evaluation, toyworld
+
+RENDER_SEED = 401          # + the protocol seed: renders never seen by any trained toy part
+BATCH = 64
+
+
+def _batched(fn, *arrays, batch=BATCH):
+    return np.concatenate([fn(*(a[i:i + batch] for a in arrays)) for i in range(0, len(arrays[0]), batch)])
+
+
+def generated_pairs(G, n: int, seed: int, psi: float, cutoff: int) -> dict:
+    """n pairs of StyleGAN samples with their ws: z from RandomState([seed, 1]) (identities) and
+    ([seed, 2]) (attributes), truncation (psi, cutoff) as the training data, const noise.
+    {"id", "attr": uint8 [n, R, R, 3], "ws_id", "ws_attr": [n, num_layers, dlatent]}."""
+    out = {}
+    for key, stream in (("id", 1), ("attr", 2)):
+        z = np.random.RandomState([seed, stream]).randn(n, G.latent_size).astype(np.float32)
+        ws = _batched(lambda zz: G.truncate(G.mapping(zz), psi, cutoff).numpy(), z)
+        out[key] = synthesize(G, ws)
+        out[f"ws_{key}"] = ws
+    return out
+
+
+def synthesize(G, ws) -> np.ndarray:
+    """uint8 images of ws [N, num_layers, dlatent] (const noise)."""
+    return _batched(lambda w: stylegan.to_uint8(G.synthesis(w, noise_mode="const")).numpy(), ws)
+
+
+def method(net):
+    """The trained model as a row: (I_id, I_attr) uint8 -> I_out uint8."""
+    def generate(id_u8, attr_u8):
+        return _batched(lambda a, b: stylegan.to_uint8(
+            net(stylegan.from_uint8(a), stylegan.from_uint8(b))["images"]).numpy(), id_u8, attr_u8)
+    return generate
+
+
+def style_mix(ws_coarse, ws_fine, crossover: int) -> np.ndarray:
+    """StyleGAN's style mixing: layers < crossover from `ws_coarse`, the rest from `ws_fine`."""
+    return np.concatenate([ws_coarse[:, :crossover], ws_fine[:, crossover:]], axis=1)
+
+
+def _row(evaluator, e_id, e_attr, out_u8, ref_feats=None, truth=None) -> dict:
+    """Scores of one row; `e_id`, `e_attr`: `toy_evaluation.evaluator_outputs` of the inputs."""
+    e_out = toy_evaluation.evaluator_outputs(evaluator, out_u8)
+    s = toy_evaluation.disentanglement_scores(evaluator, e_id, e_attr, e_out)
+    row = {k: v for k, v in s.items() if k != "per_pair"}
+    row["_per_pair"] = s["per_pair"]
+    if ref_feats is not None:
+        f = e_out["features"]
+        row["fid"] = metrics.frechet_distance(f, ref_feats)
+        row["kid"] = toy_evaluation.kid(f, ref_feats, subsets=10, subset_size=min(500, len(f)))["mean"]
+    if truth is not None:
+        row.update({f"truth_{k}": v for k, v in toy_evaluation.image_distances(out_u8, truth).items()})
+    return row
+
+
+def normalise(rows, id_ref: float, attr_ref: float) -> None:
+    """Adds "norm_id" (identity-factor error / `id_ref`, copy-I_attr's), "norm_attr" (attribute-
+    factor error / `attr_ref`, copy-I_id's) and their sum "norm_sum" to every row (dicts): copying
+    either input scores 1, the ideal 0."""
+    for r in rows:
+        r["norm_id"] = r["id_factor_error"] / id_ref
+        r["norm_attr"] = r["attr_factor_error"] / attr_ref
+        r["norm_sum"] = r["norm_id"] + r["norm_attr"]
+
+
+def _normalise_table(rows: dict, extra=()) -> None:
+    normalise([*rows.values(), *extra], rows["copy I_attr"]["id_factor_error"],
+              rows["copy I_id"]["attr_factor_error"])
+
+
+def evaluate(net, G, evaluator, n: int = 500, seed: int = 0, psi: float = 0.7, cutoff: int = 8,
+             mixing: bool = True, progress=None) -> dict:
+    """The whole protocol for one trained model. `progress(message, stage, stages)` is called
+    before each stage (for a progress bar).
+
+    Returns {"n", "seed", "generated": {row: scores}, "rendered": {row: scores},
+    "reconstruction": {"generated": scores, "rendered": scores}, "mixing_curve": [...],
+    "best_mixing": row name, "_images": example images for pictures, and under
+    "generated_pairs" every generated pair's "id", "attr" and "method" output (uint8 [n, R, R, 3],
+    in the order of each row's "_per_pair" arrays)}. Scores: see
+    `toy_evaluation.disentanglement_scores`, plus fid/kid (evaluator features of I_out vs renders)
+    and, on rendered pairs, truth_psnr/ms_ssim/l1 against the ideal render.
+    """
+    stages = 4 + (G.num_layers - 1 if mixing else 0)
+    count = iter(range(stages))
+
+    def say(message):
+        if progress:
+            progress(message, next(count), stages)
+
+    res = G.resolution
+    run = method(net)
+    say(f"reference renders ({n})")
+    ref = toy_evaluation.render_set(n, RENDER_SEED + 1000 + seed, res)
+    ev = functools.partial(toy_evaluation.evaluator_outputs, evaluator)
+    ref_feats = ev(ref["images"])["features"]
+    other_feats = ev(toy_evaluation.render_set(n, RENDER_SEED + 2000 + seed, res)["images"])["features"]
+
+    say(f"generated pairs ({n})")
+    g = generated_pairs(G, n, seed, psi, cutoff)
+    gi, ga = ev(g["id"]), ev(g["attr"])
+    gen_out = run(g["id"], g["attr"])
+    gen = {"method": _row(evaluator, gi, ga, gen_out, ref_feats),
+           "copy I_attr": _row(evaluator, gi, ga, g["attr"], ref_feats),
+           "copy I_id": _row(evaluator, gi, ga, g["id"], ref_feats)}
+    curve = []
+    if mixing:
+        for c in range(1, G.num_layers):
+            say(f"style mixing at crossover {c} of {G.num_layers - 1}")
+            for coarse, fine, name in ((g["ws_attr"], g["ws_id"], "attr coarse + id fine"),
+                                       (g["ws_id"], g["ws_attr"], "id coarse + attr fine")):
+                out = synthesize(G, style_mix(coarse, fine, c))
+                row = _row(evaluator, gi, ga, out, ref_feats)
+                curve.append({"crossover": c, "kind": name, **row})
+    _normalise_table(gen, curve)
+    best = None
+    for kind in ("attr coarse + id fine", "id coarse + attr fine"):
+        cands = [r for r in curve if r["kind"] == kind]
+        if cands:
+            b = min(cands, key=lambda r: r["norm_sum"])
+            name = f"mixing: {kind} (crossover {b['crossover']})"
+            gen[name] = {k: v for k, v in b.items() if k not in ("crossover", "kind")}
+            if best is None or b["norm_sum"] < gen[best]["norm_sum"]:
+                best = name
+
+    say(f"rendered pairs ({n})")
+    p = toy_evaluation.ground_truth_pairs(n, RENDER_SEED + seed, res)
+    rendered_out = run(p["id"], p["attr"])
+    pi, pa = ev(p["id"]), ev(p["attr"])
+    rend = {"method": _row(evaluator, pi, pa, rendered_out, ref_feats, p["truth"]),
+            "copy I_attr": _row(evaluator, pi, pa, p["attr"], ref_feats, p["truth"]),
+            "copy I_id": _row(evaluator, pi, pa, p["id"], ref_feats, p["truth"]),
+            "ground truth": _row(evaluator, pi, pa, p["truth"], ref_feats, p["truth"])}
+    _normalise_table(rend)
+
+    say("reconstruction")
+    rec = {}
+    for name, images, e_in in (("generated", g["id"], gi), ("rendered", p["id"], pi)):
+        out = run(images, images)
+        s = toy_evaluation.disentanglement_scores(evaluator, e_in, e_in, out)
+        err = (out.astype(np.float64) - images) ** 2
+        mse = err.mean(axis=(1, 2, 3))
+        rec[name] = {"n": int(len(images)), "psnr": float(np.mean(10 * np.log10(255.0 ** 2 / np.maximum(mse, 1e-10)))),
+                     "rmse": float(np.sqrt(mse).mean() / 255.0), "id_cosine": s["id_cosine"],
+                     "id_factor_error": s["id_factor_error"], "landmark_error": s["landmark_error"],
+                     "pose_error_deg": s["pose_error_deg"]}
+    fid_floor = metrics.frechet_distance(other_feats, ref_feats)
+    kid_floor = toy_evaluation.kid(other_feats, ref_feats, subsets=10, subset_size=min(500, n))["mean"]
+    k = min(8, n)
+    return {"n": n, "seed": seed, "psi": psi, "cutoff": cutoff, "generated": gen, "rendered": rend,
+            "reconstruction": rec, "mixing_curve": curve, "best_mixing": best,
+            "fid_floor": fid_floor, "kid_floor": kid_floor,
+            "_images": {"generated": {"id": g["id"][:k], "attr": g["attr"][:k]},
+                        "generated_pairs": {"id": g["id"], "attr": g["attr"], "method": gen_out},
+                        "rendered": {"id": p["id"][:k], "attr": p["attr"][:k], "truth": p["truth"][:k],
+                                     "method": rendered_out[:k]}}}
+
+
+def targets(result: dict) -> dict:
+    """The issue's targets on generated pairs: {name: {"value", "limit", "met"}}."""
+    gen, rend = result["generated"], result["rendered"]
+    m = gen["method"]
+    out = {"identity error <= 0.3 x copy-I_attr's": (m["norm_id"], 0.3),
+           "attribute error <= 0.3 x copy-I_id's": (m["norm_attr"], 0.3)}
+    if result["best_mixing"]:
+        out["normalised sum < best style mixing"] = (m["norm_sum"], gen[result["best_mixing"]]["norm_sum"])
+    out["rendered: PSNR to truth > copy-I_attr's"] = (-rend["method"]["truth_psnr"], -rend["copy I_attr"]["truth_psnr"])
+    return {k: {"value": abs(v) if "PSNR" in k else v, "limit": abs(lim) if "PSNR" in k else lim,
+                "met": bool(v <= lim if "<=" in k else v < lim)} for k, (v, lim) in out.items()}
+
+
+def strip_private(value):
+    """A JSON-ready copy: keys starting with "_" removed, numpy scalars and arrays as lists."""
+    if isinstance(value, dict):
+        return {k: strip_private(v) for k, v in value.items() if not str(k).startswith("_")}
+    if isinstance(value, (list, tuple)):
+        return [strip_private(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _fmt(v, digits=3):
+    return "-" if v is None else (f"{v:.{digits}f}" if isinstance(v, float) else str(v))
+
+
+def report_markdown(result: dict, title: str = "Toy-world evaluation") -> str:
+    """eval.md: the tables (generated pairs with baselines, rendered pairs against the truth,
+    reconstruction), the targets, and how to read them."""
+    n = result["n"]
+    lines = [f"# {title}", "",
+             f"{n} pairs per source, protocol seed {result['seed']}; every score from the independent "
+             "evaluator (`stylegan_weights/toy/toy_evaluator.*`). Identity error: mean |factor difference| "
+             "of I_out vs I_id over the continuous identity factors, in prior-std units (discrete: mismatch "
+             "rate); attribute error: the same vs I_attr over the attribute factors; landmarks: mean L2 of "
+             "68 points / image side; pose: L2 of (yaw, pitch, roll) in degrees; norm: error / the copy "
+             "baseline's (copy I_attr for identity, copy I_id for attributes; sum 1 = no better than copying).",
+             "", f"## Generated pairs (toy StyleGAN, psi {result['psi']})", "",
+             "| | id error | id discrete | id cosine | attr error | landmarks | pose (deg) | norm id | norm attr | norm sum | FID | KID |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for name, r in result["generated"].items():
+        lines.append(f"| {name} | {_fmt(r['id_factor_error'])} | {_fmt(r['id_discrete_error'])} | "
+                     f"{_fmt(r['id_cosine'])} | {_fmt(r['attr_factor_error'])} | {_fmt(r['landmark_error'], 4)} | "
+                     f"{_fmt(r['pose_error_deg'], 2)} | {_fmt(r['norm_id'])} | {_fmt(r['norm_attr'])} | "
+                     f"{_fmt(r['norm_sum'])} | {_fmt(r.get('fid'), 1)} | {_fmt(r.get('kid'), 4)} |")
+    lines += ["", f"FID/KID floor (two disjoint render sets): {result['fid_floor']:.1f} / {result['kid_floor']:.4f}.",
+              "", "## Rendered pairs (renderer images; the ideal output is known)", "",
+              "| | id error | id cosine | attr error | landmarks | pose (deg) | norm sum | PSNR to truth | MS-SSIM to truth | L1 to truth |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
+    for name, r in result["rendered"].items():
+        lines.append(f"| {name} | {_fmt(r['id_factor_error'])} | {_fmt(r['id_cosine'])} | "
+                     f"{_fmt(r['attr_factor_error'])} | {_fmt(r['landmark_error'], 4)} | {_fmt(r['pose_error_deg'], 2)} | "
+                     f"{_fmt(r['norm_sum'])} | {_fmt(r['truth_psnr'], 2)} | {_fmt(r['truth_ms_ssim'])} | "
+                     f"{_fmt(r['truth_l1'], 4)} |")
+    lines += ["", "## Reconstruction (I_id == I_attr)", "",
+              "| source | PSNR | RMSE | id cosine | id error | landmarks | pose (deg) |", "|---|---|---|---|---|---|---|"]
+    for name, r in result["reconstruction"].items():
+        lines.append(f"| {name} | {_fmt(r['psnr'], 2)} | {_fmt(r['rmse'], 4)} | {_fmt(r['id_cosine'])} | "
+                     f"{_fmt(r['id_factor_error'])} | {_fmt(r['landmark_error'], 4)} | {_fmt(r['pose_error_deg'], 2)} |")
+    lines += ["", "## Targets", "", "| target | value | limit | met |", "|---|---|---|---|"]
+    for name, t in targets(result).items():
+        lines.append(f"| {name} | {t['value']:.3f} | {t['limit']:.3f} | {'yes' if t['met'] else 'no'} |")
+    if result["mixing_curve"]:
+        lines += ["", "## Style mixing at every crossover (generated pairs)", "",
+                  "| kind | crossover | norm id | norm attr | norm sum |", "|---|---|---|---|---|"]
+        for r in result["mixing_curve"]:
+            lines.append(f"| {r['kind']} | {r['crossover']} | {r['norm_id']:.3f} | {r['norm_attr']:.3f} | {r['norm_sum']:.3f} |")
+    return "\n".join(lines) + "\n"
+
+
+def rendered_grid_inputs(k: int, seed: int, resolution: int) -> dict:
+    """k renderer people for identities and k others for attributes, with the ideal grid:
+    {"id", "attr": uint8 [k, R, R, 3], "truth": [k (attr), k (id), R, R, 3]} (truth[i, j] = the
+    identity of id j rendered with the attributes of attr i)."""
+    a = [toyworld.person_example(j, 0, RENDER_SEED + 500 + seed, resolution) for j in range(k)]
+    b = [toyworld.person_example(k + i, 1, RENDER_SEED + 500 + seed, resolution) for i in range(k)]
+    truth = np.stack([[toyworld.render(x["identity"], y["attributes"], resolution) for x in a] for y in b])
+    return {"id": np.stack([x["image"] for x in a]), "attr": np.stack([y["image"] for y in b]), "truth": truth}
+
+
+def pictures(net, G, seed: int = 0, psi: float = 0.7, cutoff: int = 8, k: int = 6) -> dict:
+    """The Fig. 4 analogs as uint8 images: {"grid_generated": k x k grid on StyleGAN samples,
+    "grid_rendered": the method's grid on renders | the ground-truth grid, side by side}."""
+    from idd_tf import model
+    g = generated_pairs(G, k, seed + 77, psi, cutoff)
+    r = rendered_grid_inputs(k, seed, G.resolution)
+    method_grid = model.swap_grid(net, r["id"], r["attr"])
+    truth_grid = model.swap_grid(None, r["id"], r["attr"], truth=r["truth"])
+    gap = np.full((method_grid.shape[0], G.resolution // 2, 3), 255, np.uint8)
+    return {"grid_generated": model.swap_grid(net, g["id"], g["attr"]),
+            "grid_rendered": np.concatenate([method_grid, gap, truth_grid], axis=1)}
+
+
+def table_markdown(results: dict, steps: int, command: str) -> str:
+    """The results table of several trained variants ({variant: `evaluate` result, JSON form}):
+    each variant's method row, then the baselines (from "full", or the first variant)."""
+    base = results.get("full") or next(iter(results.values()))
+    n = base["n"]
+
+    def gen_row(name, r):
+        return (f"| {name} | {_fmt(r['norm_sum'])} | {_fmt(r['norm_id'])} | {_fmt(r['norm_attr'])} | "
+                f"{_fmt(r['id_factor_error'])} | {_fmt(r['id_cosine'])} | {_fmt(r['attr_factor_error'])} | "
+                f"{_fmt(r['landmark_error'], 4)} | {_fmt(r['pose_error_deg'], 2)} | {_fmt(r.get('fid'), 1)} |")
+
+    def rend_row(name, r):
+        return (f"| {name} | {_fmt(r['norm_sum'])} | {_fmt(r['id_factor_error'])} | {_fmt(r['id_cosine'])} | "
+                f"{_fmt(r['attr_factor_error'])} | {_fmt(r['truth_psnr'], 2)} | {_fmt(r['truth_ms_ssim'])} |")
+
+    lines = ["# Toy world: method, ablations and baselines", "",
+             f"Every variant trained {steps} steps (`--preset toy`, one `--set` apart), scored on the same "
+             f"{n} pairs per source by the independent evaluator. `{command}`", "",
+             "norm id = identity-factor error / copy-I_attr's; norm attr = attribute-factor error / "
+             "copy-I_id's; norm sum 1 = no better than copying either input, 0 = ideal. Lower is better "
+             "except id cosine, PSNR and MS-SSIM.", "",
+             "## Generated pairs", "",
+             "| | norm sum | norm id | norm attr | id error | id cosine | attr error | landmarks | pose (deg) | FID |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    lines += [gen_row(v, r["generated"]["method"]) for v, r in results.items()]
+    lines += [gen_row(name, r) for name, r in base["generated"].items() if name != "method"]
+    lines += ["", "## Rendered pairs (against the ideal render)", "",
+              "| | norm sum | id error | id cosine | attr error | PSNR to truth | MS-SSIM to truth |",
+              "|---|---|---|---|---|---|---|"]
+    lines += [rend_row(v, r["rendered"]["method"]) for v, r in results.items()]
+    lines += [rend_row(name, r) for name, r in base["rendered"].items() if name != "method"]
+    lines += ["", "## Reconstruction (I_id == I_attr)", "",
+              "| | PSNR generated | id cosine generated | PSNR rendered | id cosine rendered |", "|---|---|---|---|---|"]
+    for v, r in results.items():
+        g, q = r["reconstruction"]["generated"], r["reconstruction"]["rendered"]
+        lines.append(f"| {v} | {_fmt(g['psnr'], 2)} | {_fmt(g['id_cosine'])} | {_fmt(q['psnr'], 2)} | {_fmt(q['id_cosine'])} |")
+    return "\n".join(lines) + "\n"

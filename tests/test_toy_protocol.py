@@ -1,0 +1,153 @@
+"""The toy-world protocol (idd_tf.toy_protocol) on cases with known answers."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from idd_tf import config as cfg
+from idd_tf import gan_training as gt
+from idd_tf import model as model_lib
+from idd_tf import toy_protocol as tp
+
+SHIPPED = Path(cfg.TOY_WEIGHTS_DIR)
+needs_evaluator = pytest.mark.skipif(not (SHIPPED / "toy_evaluator.weights.h5").is_file(),
+                                     reason="shipped evaluator absent")
+
+
+def test_style_mix_takes_coarse_layers_from_the_first():
+    a, b = np.zeros((2, 6, 3)), np.ones((2, 6, 3))
+    mixed = tp.style_mix(a, b, 2)
+    assert (mixed[:, :2] == 0).all() and (mixed[:, 2:] == 1).all()
+
+
+def test_normalise_scores_copies_as_one_and_the_ideal_as_zero():
+    rows = {"copy I_attr": {"id_factor_error": 0.8, "attr_factor_error": 0.0},
+            "copy I_id": {"id_factor_error": 0.0, "attr_factor_error": 0.5},
+            "half": {"id_factor_error": 0.4, "attr_factor_error": 0.25}}
+    tp._normalise_table(rows)
+    assert rows["copy I_attr"]["norm_sum"] == 1 and rows["copy I_id"]["norm_sum"] == 1
+    assert rows["half"]["norm_id"] == pytest.approx(0.5) and rows["half"]["norm_sum"] == pytest.approx(1.0)
+
+
+class CopyAttr:
+    """A stand-in 'model' whose output is I_attr itself."""
+
+    def __call__(self, id_images, attr_images):
+        return {"images": tf.convert_to_tensor(attr_images)}
+
+
+@needs_evaluator
+def test_protocol_on_a_model_that_copies_the_attribute_image(tmp_path):
+    from idd_tf import toynets
+    evaluator = toynets.load_net(SHIPPED, "evaluator")
+    G = gt.build_networks(cfg.GAN_PRESETS["quick"], seed=0)["Gs"]
+    G.dlatent_avg.assign(G.mean_latent(64))
+    seen = []
+    r = tp.evaluate(CopyAttr(), G, evaluator, n=16, seed=3, psi=0.7, cutoff=8,
+                    progress=lambda m, i, k: seen.append((i, k)))
+    assert [i for i, _ in seen] == list(range(len(seen))) and seen[-1][1] == len(seen) == 4 + G.num_layers - 1
+    gen, rend = r["generated"], r["rendered"]
+    for rows in (gen, rend):   # the model *is* copy-I_attr: the same scores, normalised to (1, 0)
+        assert rows["method"]["id_factor_error"] == rows["copy I_attr"]["id_factor_error"]
+        assert rows["method"]["norm_id"] == 1 and rows["method"]["norm_attr"] == 0
+        assert rows["copy I_id"]["norm_id"] == 0 and rows["copy I_id"]["norm_attr"] == 1
+    assert rend["method"]["truth_psnr"] == rend["copy I_attr"]["truth_psnr"]
+    assert rend["ground truth"]["truth_l1"] == 0 and rend["ground truth"]["norm_sum"] < 1
+    assert len(r["mixing_curve"]) == 2 * (G.num_layers - 1)
+    assert r["best_mixing"] in gen and r["best_mixing"].startswith("mixing: ")
+    # style mixing at crossover c equals synthesising the mixed ws
+    g = tp.generated_pairs(G, 4, 3, 0.7, 8)
+    np.testing.assert_array_equal(tp.synthesize(G, tp.style_mix(g["ws_id"], g["ws_attr"], G.num_layers)), g["id"])
+    # reconstruction of a copy is exact
+    assert r["reconstruction"]["rendered"]["rmse"] == 0
+    t = tp.targets(r)
+    assert not t["identity error <= 0.3 x copy-I_attr's"]["met"]
+    assert not t["rendered: PSNR to truth > copy-I_attr's"]["met"]
+    md = tp.report_markdown(tp.strip_private(r))
+    assert "| method | " in md and "ground truth" in md and "crossover" in md
+
+
+def test_swap_grid_layout_and_truth():
+    ids = np.stack([np.full((4, 4, 3), v, np.uint8) for v in (10, 20, 30)])
+    attrs = np.stack([np.full((4, 4, 3), v, np.uint8) for v in (100, 200)])
+    truth = np.zeros((2, 3, 4, 4, 3), np.uint8)
+    truth[1, 2] = 77
+    grid = model_lib.swap_grid(None, ids, attrs, truth=truth)
+    assert grid.shape == (3 * 4, 4 * 4, 3)
+    assert (grid[:4, :4] == 255).all() and (grid[:4, 12:16] == 30).all() and (grid[8:12, :4] == 200).all()
+    assert (grid[8:12, 12:16] == 77).all() and (grid[4:8, 4:8] == 0).all()
+
+
+@pytest.fixture(scope="module")
+def untrained_toy_run(tmp_path_factory):
+    """A toy run directory as train.py leaves it (config.json, a checkpoint), without training:
+    the shipped toy parts and an untrained E_attr / M / D_W."""
+    import json
+
+    from idd_tf import legacy
+    from idd_tf.trainer import model_parts
+    run = tmp_path_factory.mktemp("toyrun")
+    config = cfg.TRAIN_PRESETS["toy"]
+    G = legacy.load_stylegan(config.stylegan_weights)
+    config = config.replace(stylegan=G.config.to_dict(), dataset=str(run / "dataset"))
+    (run / "config.json").write_text(json.dumps(config.to_dict()))
+    net = model_lib.IDDModel(config, G)
+    tf.train.CheckpointManager(tf.train.Checkpoint(**model_parts(net)), str(run / "checkpoints"), 1).save(3)
+    return run
+
+
+@needs_evaluator
+def test_evaluate_script_recognises_a_toy_run(untrained_toy_run, tmp_path):
+    """scripts/evaluate.py on a toy run: the toy protocol (eval.json, eval.md, grids), without
+    --dataset; an existing output is refused without --overwrite."""
+    import json
+
+    from conftest import run_script
+    out = tmp_path / "ev"
+    ev = run_script("scripts/evaluate.py", "--run", untrained_toy_run, "--num_pairs", 8, "--out", out, timeout=900)
+    assert ev.returncode == 0, ev.stderr[-3000:]
+    result = json.loads((out / "eval.json").read_text())
+    assert result["n"] == 8 and result["checkpoint"].endswith("ckpt-3")
+    assert set(result["targets"]) and "ground truth" in result["rendered"] and result["best_mixing"]
+    assert result["generated"]["copy I_attr"]["norm_id"] == 1.0
+    for name in ("eval.md", "grid_generated.png", "grid_rendered.png"):
+        assert (out / name).is_file()
+    assert "| method |" in ev.stdout and "wrote" in ev.stdout
+    refused = run_script("scripts/evaluate.py", "--run", untrained_toy_run, "--num_pairs", 8, "--out", out,
+                         timeout=600)
+    assert refused.returncode == 1 and "--overwrite" in refused.stderr
+    wrong = run_script("scripts/evaluate.py", "--run", untrained_toy_run, "--fid_weights", "x.h5", timeout=600)
+    assert wrong.returncode == 1 and "do not apply" in wrong.stderr
+
+
+@pytest.mark.slow
+@needs_evaluator
+def test_toy_table_trains_scores_and_tables_variants(tmp_path):
+    """scripts/toy_table.py trains two variants of the toy preset (a few steps, a tiny dataset),
+    then scores them in one table; a finished run is not trained again; an existing table is
+    replaced only with --overwrite (about 4 min on 2 idle cores: slow)."""
+    import json
+
+    from conftest import run_script
+    out = tmp_path / "table"
+    small = ["--set", "dataset_size=32", "--set", "shard_size=16", "--set", "validate_every=0",
+             "--set", "batch_size=4", "--set", "image_every=0"]
+    proc = run_script("scripts/toy_table.py", "--out", out, "--steps", 2, "--variants", "full,w_plus",
+                      "--num_pairs", 8, *small, timeout=1200)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    table = json.loads((out / "table.json").read_text())
+    assert "[full] train.py" in proc.stdout and "[w_plus] train.py" in proc.stdout
+    assert list(table) == ["full", "w_plus"]
+    assert table["full"]["generated"]["copy I_attr"]["norm_id"] == 1.0
+    assert table["full"]["best_mixing"] and not table["w_plus"]["mixing_curve"]
+    md = (out / "table.md").read_text()
+    assert "| full |" in md and "| w_plus |" in md and "| copy I_id |" in md and "| ground truth |" in md
+    assert (out / "full" / "eval" / "grid_rendered.png").is_file()
+    # an existing table is kept without --overwrite; with it, finished runs are not trained again
+    refused = run_script("scripts/toy_table.py", "--out", out, "--steps", 2, "--variants", "full", timeout=600)
+    assert refused.returncode == 1 and "--overwrite" in refused.stderr
+    again = run_script("scripts/toy_table.py", "--out", out, "--steps", 2, "--variants", "full",
+                       "--num_pairs", 8, "--overwrite", *small, timeout=1200)
+    assert again.returncode == 0 and "train.py" not in again.stdout
