@@ -332,7 +332,18 @@ class _RunConfig:
         path = Path(run_dir) / "config.json"
         if not path.is_file():
             raise FileNotFoundError(f"{run_dir} is not a run directory: no config.json there")
-        return cls.from_dict(json.loads(path.read_text()))
+        try:
+            d = json.loads(path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise ConfigError(f"{path} is not valid JSON ({e}); was it edited or cut short?") from None
+        if not isinstance(d, Mapping):
+            raise ConfigError(f"{path} does not hold a {cls.__name__} (a JSON object)")
+        try:
+            return cls.from_dict(d)
+        except KeyError as e:   # fields this version does not have: a newer (or another) idd-tf
+            raise ConfigError(f"{path} was written by another idd-tf version or edited: "
+                              f"{e.args[0]}; this version knows {cls.__name__} as in "
+                              "idd_tf/config.py (use the idd-tf that made the run)") from None
 
     def replace(self, **changes):
         """Copy with changes; nested fields by dotted name, e.g. replace(**{"loss.id": 2.0})."""

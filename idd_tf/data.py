@@ -294,9 +294,10 @@ def generate_dataset(G, out_dir, num_images: int, shard_size: int = 1000, psi: f
     bar.close()
     shards = [shard_name(k) for k in range(total_shards)]
     complete = all((out_dir / s).exists() for s in shards)
-    if complete:
-        atomic_write_bytes(manifest_path, (json.dumps({**settings, "shards": shards}, indent=2)
-                                           + "\n").encode())
+    if complete:   # shard sizes let a reader see a truncated or replaced shard at once
+        sizes = [(out_dir / s).stat().st_size for s in shards]
+        atomic_write_bytes(manifest_path, (json.dumps({**settings, "shards": shards, "shard_bytes": sizes},
+                                                      indent=2) + "\n").encode())
     return {"out_dir": str(out_dir), "written": [shard_name(k) for k in todo],
             "complete": complete, "num_shards": total_shards}
 
@@ -318,6 +319,14 @@ def read_manifest(dataset_dir) -> dict:
     if missing:
         raise ValueError(f"{path}: manifest lacks {', '.join(missing)} (edited or from another version); "
                          "delete it and rerun the dataset generation")
+    sizes = meta.get("shard_bytes") or [None] * len(meta["shards"])
+    for name, size in zip(meta["shards"], sizes):
+        shard = Path(dataset_dir) / name
+        if not shard.is_file():
+            raise ValueError(f"{shard}: missing; rerun the dataset generation (it writes the missing shards)")
+        if size is not None and shard.stat().st_size != size:
+            raise ValueError(f"{shard}: {shard.stat().st_size} bytes, the manifest says {size} (truncated or "
+                             "replaced); delete it and rerun the dataset generation, which rewrites it")
     return meta
 
 

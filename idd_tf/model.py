@@ -136,16 +136,12 @@ def load_run(run_dir, checkpoint: str | None = None) -> dict:
     Random-init frozen parts (tiny runs) are rebuilt from the run's seed, as in training.
     Missing files raise FileNotFoundError naming them.
     """
-    import json
     from pathlib import Path
 
     from idd_tf import legacy
 
     run_dir = Path(run_dir)
-    cfg_path = run_dir / "config.json"
-    if not cfg_path.is_file():
-        raise FileNotFoundError(f"{run_dir} is not a training run (no config.json)")
-    config = TrainConfig.from_dict(json.loads(cfg_path.read_text()))
+    config = TrainConfig.from_run_dir(run_dir)   # FileNotFoundError / ConfigError naming the file
     sg_path = Path(config.stylegan_weights) if config.stylegan_weights else run_dir / "stylegan"
     if not sg_path.exists() and (run_dir / "stylegan").exists():
         sg_path = run_dir / "stylegan"  # the run directory was moved

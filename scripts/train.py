@@ -228,6 +228,12 @@ def main(argv):
         logging.info("resumed at step %d", start)
     try:
         result = tr.run(config.steps)
+    except tf.errors.DataLossError as e:   # a shard whose records fail their checksums
+        mon.close()
+        logging.error("corrupt dataset record (%s). Delete the shard it names from %s and rerun the "
+                      "dataset generation (scripts/generate_dataset.py resumes), then --resume %s",
+                      e.message.splitlines()[0], config.dataset, run_dir)
+        sys.exit(1)
     except FloatingPointError as e:
         mon.close()
         logging.error("%s\nNothing of the diverged step was saved. Continue from the last good "

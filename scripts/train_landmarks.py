@@ -41,7 +41,7 @@ flags.DEFINE_float("val_fraction", 0.1, "fraction of the labelled faces held out
 
 def load_images():
     """[(name, HWC uint8)]: name = the dataset example index, or the file name."""
-    from idd_tf import data
+    from idd_tf import config, data
     if bool(FLAGS.dataset) == bool(FLAGS.images):
         raise ValueError("give exactly one of --dataset or --images")
     if FLAGS.dataset:
@@ -53,11 +53,17 @@ def load_images():
             if len(out) >= limit:
                 break
         return out
-    files = sorted(p for p in Path(FLAGS.images).iterdir()
-                   if p.suffix.lower() in (".png", ".jpg", ".jpeg"))[:FLAGS.max_images]
-    if not files:
-        raise FileNotFoundError(f"no .png/.jpg images in {FLAGS.images}")
-    return [(p.name, data.load_image(p)) for p in files]
+    files = data.list_images(FLAGS.images)[:FLAGS.max_images]
+    out, unreadable = [], 0
+    for p in files:   # a bad file is skipped and counted; the batch goes on
+        try:
+            out.append((p.name, data.load_image(p, min_side=config.MIN_IMAGE_SIDE)))
+        except ValueError as e:
+            logging.warning("skipped %s", e if str(p) in str(e) else f"{p}: {e}")
+            unreadable += 1
+    if unreadable:
+        print(f"skipped {unreadable} unreadable file(s) of {len(files)}")
+    return out
 
 
 def main(argv):

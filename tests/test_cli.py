@@ -45,3 +45,26 @@ def test_console_is_quiet_unless_verbose(tmp_path):
                           cwd=ROOT, env=env_free, capture_output=True, text=True, timeout=300)
     assert loud.returncode == 1 and "not a run directory" in loud.stderr
     assert len(loud.stderr.splitlines()) > 1   # TensorFlow's own start-up lines are back
+
+
+def test_a_run_directory_from_another_version_or_edited_is_a_clear_error(tmp_path):
+    import json
+
+    from idd_tf import config as cfg
+    newer = tmp_path / "newer"
+    newer.mkdir()
+    d = cfg.TRAIN_PRESETS["tiny"].to_dict()
+    d["loss"]["lpips"] = 0.5                      # a field this version does not know
+    (newer / "config.json").write_text(json.dumps(d))
+    with pytest.raises(cfg.ConfigError, match="another idd-tf version.*lpips"):
+        model.load_run(newer)
+    cut = tmp_path / "cut"
+    cut.mkdir()
+    (cut / "config.json").write_text(json.dumps(d)[:40])
+    with pytest.raises(cfg.ConfigError, match="not valid JSON"):
+        cfg.TrainConfig.from_run_dir(cut)
+    for script in ("scripts/evaluate.py", "scripts/train.py"):
+        args = ["--run", newer] if "evaluate" in script else ["--resume", newer]
+        proc = run_script(script, *args, timeout=300)
+        assert proc.returncode == 1 and "another idd-tf version" in proc.stderr, proc.stderr[-2000:]
+        assert "Traceback" not in proc.stderr

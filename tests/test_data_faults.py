@@ -112,3 +112,34 @@ def test_atomic_writes_get_the_usual_permissions(tmp_path):
         assert path.stat().st_mode & 0o777 == 0o644     # not the temp file's private 0600
     finally:
         os.umask(old)
+
+
+def test_truncated_or_corrupt_shard_is_named(tmp_path):
+    """A shard cut short (or missing) is refused by read_manifest, naming it, before any
+    training; a flipped byte inside a record fails its TFRecord checksum when read (train.py
+    turns that DataLossError into a one-line error naming the dataset)."""
+    import pytest
+    import tensorflow as tf
+
+    from idd_tf import stylegan
+    from idd_tf.config import TRAIN_PRESETS
+    G = stylegan.random_stylegan(TRAIN_PRESETS["tiny"].stylegan, seed=0)
+    ds = tmp_path / "ds"
+    data.generate_dataset(G, ds, 4, shard_size=2, batch_size=2, progress=False)
+    meta = data.read_manifest(ds)
+    assert len(meta["shard_bytes"]) == 2
+    shard = ds / meta["shards"][1]
+    good = shard.read_bytes()
+    shard.write_bytes(good[:-10])
+    with pytest.raises(ValueError, match=f"{shard.name}.*truncated"):
+        data.read_manifest(ds)
+    shard.unlink()
+    with pytest.raises(ValueError, match=f"{shard.name}: missing"):
+        data.read_manifest(ds)
+    bad = bytearray(good)
+    bad[len(bad) // 2] ^= 0xFF          # same size, one flipped byte
+    shard.write_bytes(bytes(bad))
+    data.read_manifest(ds)              # sizes match: only reading can tell
+    with pytest.raises(tf.errors.DataLossError):
+        for _ in data.make_dataset(ds, 2, seed=0, shuffle_buffer=0).take(4):
+            pass

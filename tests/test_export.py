@@ -113,7 +113,7 @@ def test_export_refuses_and_explains(exported, default_run, tmp_path):
     with ThreadPoolExecutor(len(cases)) as pool:   # three TF start-ups at once
         procs = dict(zip(cases, pool.map(lambda args: run_script(EXPORT, *args), cases.values())))
     expected = {"exists": f"{out}: directory is not empty; choose another output or pass --overwrite",
-                "no_run": f"{tmp_path} is not a training run (no config.json)",
+                "no_run": f"{tmp_path} is not a run directory: no config.json there",
                 "no_checkpoint": f"checkpoint not found: {tmp_path / 'ckpt-7'}"}
     for name, proc in procs.items():
         assert proc.returncode == 1, (name, proc.stderr[-2000:])

@@ -158,3 +158,25 @@ def test_folder_mode_skips_and_counts_bad_files(default_run, tmp_path, face_like
                       "--outdir", tmp_path / "reenact", timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "wrote 3 frames" in proc.stdout and "3 skipped: unreadable" in proc.stdout  # tiny.png is a frame
+
+
+def test_train_landmarks_folder_skips_and_counts_bad_files(astronaut, tmp_path):
+    """train_landmarks.py --images: unreadable, empty and too-small files are skipped with a
+    warning and counted; the good photos (PNG, EXIF-rotated JPEG) are labelled and trained on."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    Image.fromarray(astronaut).save(folder / "a.png")
+    exif = Image.Exif()
+    exif[0x0112] = 6                                   # stored rotated: EXIF says turn it back
+    Image.fromarray(np.ascontiguousarray(np.rot90(astronaut, 1))).save(folder / "b.jpg", exif=exif, quality=95)
+    (folder / "corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\nnot really")
+    (folder / "empty.jpg").write_bytes(b"")
+    Image.fromarray(astronaut[:16, :16]).save(folder / "tiny.png")
+    proc = run_script("scripts/train_landmarks.py", "--images", folder, "--detect", "--out", tmp_path / "lnd",
+                      "--epochs", 1, "--input_size", 32, "--base_filters", 4, "--batch_size", 2,
+                      "--val_fraction", 0.5, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "skipped 3 unreadable file(s) of 5" in proc.stdout
+    for name in ("corrupt.png", "empty.jpg", "tiny.png"):
+        assert name in proc.stderr
+    assert (tmp_path / "lnd" / "landmarks.weights.h5").is_file()
