@@ -49,6 +49,26 @@ class IDDModel(keras.Model):
         return {**codes, "images": self.stylegan.synthesis(codes["ws"], noise_mode="const")}
 
 
+def interpolate(net, ids, attrs, vary: str, space: str, t):
+    """Raw images [len(t), R, R, 3] at positions t in [0, 1]: `vary` ("attr" | "id") goes from
+    input 0 (t=0) to input 1 (t=1) of raw ids / attrs [2, R, R, 3] while the other kind stays at
+    input 0. space "z": lerp the encoder code, then M; "w": lerp M's outputs."""
+    t = tf.reshape(tf.constant(t, tf.float32), [-1, 1])
+    z_id, z_attr = net.e_id(ids), net.e_attr(attrs)
+    fixed, a, b = (z_id[0], z_attr[0], z_attr[1]) if vary == "attr" else (z_attr[0], z_id[0], z_id[1])
+
+    def codes(v):  # [n, d] varying codes -> M's input with the fixed code repeated
+        rep = tf.repeat(fixed[None], tf.shape(v)[0], axis=0)
+        return tf.concat([rep, v] if vary == "attr" else [v, rep], axis=-1)
+
+    if space == "z":
+        ws = net.mapping(codes(a[None] + (b - a)[None] * t))
+    else:
+        ends = net.mapping(codes(tf.stack([a, b])))
+        ws = ends[:1] + (ends[1:] - ends[:1]) * t[:, :, None]
+    return net.stylegan.synthesis(ws, noise_mode="const")
+
+
 def input_faces(files, seeds, G, config, align: bool = False) -> dict:
     """Model inputs from image files (see data.list_images; FFHQ-aligned with `align`) or from
     StyleGAN seeds (the run's truncation): {"images": HWC uint8 [N, R, R, 3], "names": [N],

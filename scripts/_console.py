@@ -10,12 +10,20 @@ everything, with TF_CPP_MIN_LOG_LEVEL=0.
 
 import os
 import sys
+import time
 
 from absl import flags
 
 flags.DEFINE_bool("verbose", False, "show TensorFlow's C++ and INFO start-up lines (hidden by default)")
 
 VERBOSE = "--verbose" in sys.argv[1:] or os.environ.get("IDD_TF_VERBOSE") == "1"
+START = time.perf_counter()
+
+
+def elapsed() -> str:
+    """Time since the script started, for its final summary line ("in 3m12s")."""
+    from idd_tf.monitor import format_duration
+    return f"in {format_duration(time.perf_counter() - START)}"
 
 
 def _quiet_import():

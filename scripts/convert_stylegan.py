@@ -87,7 +87,7 @@ def main(argv):
             models = legacy.load_pickle(src, tuple(FLAGS.networks))
             out = idd_tf.save_converted(models, FLAGS.out, source=os.path.basename(src))
             logging.info("config: %s", models["config"])
-            print(f"wrote {out} ({', '.join(FLAGS.networks)})")
+            print(f"wrote {out} ({', '.join(FLAGS.networks)}) {_console.elapsed()}")
         if FLAGS.verify and not verify(FLAGS.out or src, verify_dir, seeds):
             sys.exit(1)
     except (idd_tf.StyleGANFormatError, ValueError, FileNotFoundError, FileExistsError) as e:

@@ -137,7 +137,6 @@ class Demo:
         self.net, self.G, self.cfg = run["model"], run["stylegan"], run["config"]
         self.resolution = self.G.resolution
         self._lock = threading.Lock()   # one model call at a time (Gradio runs events in threads)
-        self._ends_cache = {}           # interpolation endpoints: (A, B, attr) -> M outputs
 
     # -- inputs ---------------------------------------------------------------------------
     def face(self, upload, seed, align: bool, what: str):
@@ -182,26 +181,15 @@ class Demo:
             return model.swap_grid(self.net, ids, attrs)
 
     def interpolate(self, id_a, id_b, attr, t: float):
-        """Identity from A (t=0) to B (t=1) with the attributes of `attr`, in W: lerp of
-        M(E_id(A), E_attr(attr)) and M(E_id(B), E_attr(attr)), then G (interpolate.py, vary=id,
-        space=w)."""
-        import hashlib
-
+        """Identity from A (t=0) to B (t=1) with the attributes of `attr`, in W
+        (model.interpolate, vary=id, space=w, as interpolate.py --space w)."""
         import numpy as np
-        import tensorflow as tf
 
-        from idd_tf import stylegan
-        key = hashlib.sha1(b"".join(np.ascontiguousarray(x).tobytes() for x in (id_a, id_b, attr))).hexdigest()
+        from idd_tf import model, stylegan
+        ids = stylegan.from_uint8(np.stack([id_a, id_b]))
+        attrs = stylegan.from_uint8(np.stack([attr, attr]))
         with self._lock:
-            ends = self._ends_cache.get(key)
-            if ends is None:
-                z_id = self.net.e_id(stylegan.from_uint8(np.stack([id_a, id_b])))
-                z_attr = self.net.e_attr(stylegan.from_uint8(attr[None]))
-                ends = self.net.mapping(tf.concat([z_id, tf.repeat(z_attr, 2, axis=0)], axis=-1))
-                self._ends_cache = {key: ends}   # the last pair only: the slider moves over one
-            t = np.float32(t)
-            ws = ends[:1] + (ends[1:] - ends[:1]) * t
-            out = self.net.stylegan.synthesis(ws, noise_mode="const")
+            out = model.interpolate(self.net, ids, attrs, "id", "w", [float(t)])
         return stylegan.to_uint8(out).numpy()[0]
 
 

@@ -91,12 +91,9 @@ def real_best_worst(per_pair, items, title):
 
 def toy_main(out_dir):
     """The toy-world protocol: eval.json, eval.md, grid_generated.png, grid_rendered.png, best_worst.png."""
-    import time
-
     from tqdm import tqdm
 
     from idd_tf import config, data, model, toy_protocol, toynets
-    start = time.perf_counter()
     run = model.load_run(FLAGS.run, FLAGS.checkpoint)
     cfg = run["config"]
     evaluator = toynets.load_net(FLAGS.evaluator or config.TOY_WEIGHTS_DIR, "evaluator")
@@ -128,8 +125,7 @@ def toy_main(out_dir):
         data.save_image(out_dir / "best_worst.png", sheet)
     print(md, end="")
     print(f"wrote {out_dir}/eval.json, eval.md, grid_generated.png, grid_rendered.png"
-          f"{', best_worst.png' if sheet is not None else ''} "
-          f"in {time.perf_counter() - start:.0f} s")
+          f"{', best_worst.png' if sheet is not None else ''} {_console.elapsed()}")
 
 
 def main(argv):
@@ -168,6 +164,8 @@ def main(argv):
             per_pair, result["pair_items"], f"{FLAGS.run} ({Path(run['checkpoint']).name}): best and worst "
             f"of {result['pairs']} pairs"))
     print(md, end="")
+    print(f"wrote {out_dir}/metrics.json, metrics.md{', best_worst.png' if per_pair is not None else ''} "
+          f"{_console.elapsed()}")
 
 
 if __name__ == "__main__":

@@ -45,7 +45,7 @@ def main(argv):
     for seed in seeds:
         img = stylegan.seed_images(G, [seed], FLAGS.psi, FLAGS.cutoff, FLAGS.noise)
         data.save_image(os.path.join(FLAGS.outdir, f"seed{seed:04d}.png"), stylegan.to_uint8(img)[0])
-    print(f"wrote {len(seeds)} images to {FLAGS.outdir}")
+    print(f"wrote {len(seeds)} images to {FLAGS.outdir} {_console.elapsed()}")
 
 
 if __name__ == "__main__":

@@ -41,7 +41,7 @@ def main(argv):
         logging.error("%s", e)
         sys.exit(1)
     state = "complete" if result["complete"] else "partial (other workers' shards missing)"
-    print(f"{FLAGS.out}: wrote {len(result['written'])} shard(s); dataset {state}")
+    print(f"{FLAGS.out}: wrote {len(result['written'])} shard(s); dataset {state} {_console.elapsed()}")
 
 
 if __name__ == "__main__":

@@ -35,28 +35,6 @@ flags.DEFINE_bool("mp4", False, "also write MP4 videos (mp4v)")
 flags.DEFINE_string("outdir", "out/interpolate", "output folder")
 
 
-def interpolate(net, ids, attrs, vary: str, space: str, steps: int):
-    """Raw images [steps, R, R, 3]: `vary` ("attr" | "id") goes from input 0 to input 1 while the
-    other kind stays at input 0. space "z": lerp the encoder code, then M; "w": lerp M's outputs."""
-    import numpy as np
-    import tensorflow as tf
-    t = np.linspace(0.0, 1.0, steps, dtype=np.float32)[:, None]
-    z_id, z_attr = net.e_id(ids), net.e_attr(attrs)
-    fixed, a, b = (z_id[0], z_attr[0], z_attr[1]) if vary == "attr" else (z_attr[0], z_id[0], z_id[1])
-
-    def codes(v):  # [n, d] varying codes -> M's input with the fixed code repeated
-        rep = tf.repeat(fixed[None], tf.shape(v)[0], axis=0)
-        return tf.concat([rep, v] if vary == "attr" else [v, rep], axis=-1)
-
-    if space == "z":
-        ws = net.mapping(codes(a[None] + (b - a)[None] * t))
-    else:
-        ends = net.mapping(codes(tf.stack([a, b])))
-        ws = ends[:1] + (ends[1:] - ends[:1]) * t[:, :, None]
-    return net.stylegan.synthesis(ws, noise_mode="const")
-
-
-
 def main(argv):
     del argv
     import numpy as np
@@ -82,8 +60,9 @@ def main(argv):
     written = []
     for vary in ("attr", "id"):
         for space in spaces:
-            frames = stylegan.to_uint8(interpolate(net, stylegan.from_uint8(ids), stylegan.from_uint8(attrs),
-                                                   vary, space, FLAGS.steps)).numpy()
+            t = np.linspace(0.0, 1.0, FLAGS.steps, dtype=np.float32)
+            frames = stylegan.to_uint8(model.interpolate(net, stylegan.from_uint8(ids), stylegan.from_uint8(attrs),
+                                                         vary, space, t)).numpy()
             r = G.resolution
             top = np.full((r, FLAGS.steps * r, 3), 255, np.uint8)
             ends = attrs if vary == "attr" else ids
@@ -110,7 +89,7 @@ def main(argv):
                 vw.release()
                 os.replace(tmp, mp4)
                 written.append(mp4)
-    print("wrote " + ", ".join(str(p) for p in written))
+    print("wrote " + ", ".join(str(p) for p in written) + f" {_console.elapsed()}")
 
 
 if __name__ == "__main__":

@@ -109,7 +109,8 @@ def main(argv):
             vw.write(cv2.cvtColor(data.load_image(p), cv2.COLOR_RGB2BGR))
         vw.release()
         os.replace(tmp, outdir / "reenact.mp4")
-    print(f"wrote {len(written)} frames to {outdir} ({skipped} skipped: no face; {unreadable} skipped: unreadable)")
+    print(f"wrote {len(written)} frames to {outdir} ({skipped} skipped: no face; {unreadable} skipped: "
+          f"unreadable) {_console.elapsed()}")
 
 
 if __name__ == "__main__":

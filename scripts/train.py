@@ -245,7 +245,8 @@ def main(argv):
         return
     grid = tr.write_preview(result["step"])
     mon.close()
-    print(f"done: step {result['step']}, checkpoint {result['checkpoint']}, grid {grid}")
+    print(f"done: step {result['step']} {_console.elapsed()}; checkpoint {result['checkpoint']}, grid {grid}, "
+          f"curves {run_dir / 'plots' / 'curves.png'}")
     print(f"tensorboard --logdir {run_dir / 'logs'}")
 
 

@@ -131,7 +131,7 @@ def main(argv):
     os.replace(tmp, out)
     print(f"E_lnd NME vs dlib on {len(val)} held-out images: {scores['nme_val']:.4f} "
           f"(training images: {scores['nme_train']:.4f}; mean training shape: "
-          f"{scores['nme_val_mean_shape']:.4f}) -> {out / 'metrics.json'}")
+          f"{scores['nme_val_mean_shape']:.4f}) -> {out / 'metrics.json'} {_console.elapsed()}")
     print(json.dumps(summary))
 
 
