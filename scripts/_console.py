@@ -40,6 +40,15 @@ def _quiet_import():
         os.close(saved)
         os.close(devnull)
     tf.get_logger().setLevel("WARNING")
+    import logging
+    logging.getLogger("absl").addFilter(_library_info_filter)   # TensorFlow also logs through absl
+
+
+def _library_info_filter(record) -> bool:
+    """Drop INFO lines that TensorFlow / Keras code logs through absl (e.g. checkpoint sharding)."""
+    import logging
+    path = record.pathname.replace("\\", "/")
+    return record.levelno >= logging.WARNING or not ("/tensorflow/" in path or "/keras/" in path)
 
 
 def setup():

@@ -40,6 +40,9 @@ def test_default_run_leaves_everything(default_run):
     assert (run / "checkpoints" / "checkpoint").is_file()
     assert "done: step 500" in default_run["proc"].stdout
     assert "steps/s" in default_run["proc"].stderr + default_run["proc"].stdout
+    assert "ETA" in default_run["proc"].stdout and (run / "plots" / "curves.png").is_file()
+    noise = ("Sharding callback", "cpu_feature_guard", "absl::InitializeLog")   # quiet unless --verbose
+    assert not [n for n in noise if n in default_run["proc"].stderr]
     scalars, images = read_events(run / "logs")
     assert SCALARS <= set(scalars), SCALARS - set(scalars)
     assert max(scalars["loss_id"]) == 500
