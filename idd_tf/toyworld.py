@@ -469,7 +469,7 @@ def render(identity: dict, attributes: dict, resolution: int = 64) -> np.ndarray
         hl = F[_SL["hairline"]]
         jf = F[_SL["jawf"]][pts[_SL["jawf"], 1] > pts[_SL["hairline"].stop - 1, 1] - 1e-9]
         # Temple rim points widen the face where they stick out of the hairline-jaw edge (the far side).
-        y_end, ks = _HAIR_SPEC[style][4][-1], [k for k in range(4) if _HAIR_SPEC[style][4][-1] < _RIM_Y[k] <= 0.0]
+        ks = [k for k in range(4) if _HAIR_SPEC[style][4][-1] < _RIM_Y[k] <= 0.0]
         ends = []
         for sg, A, B, rim in ((-1, hl[-1], jf[0], F[_SL["rim"]][ks]), (1, hl[0], jf[-1], F[_SL["rim"]][4:][ks][::-1])):
             t = (rim[:, 1] - A[1]) / (B[1] - A[1] if B[1] != A[1] else 1)
