@@ -42,6 +42,80 @@ def run_script(*args, cwd=ROOT, timeout=600):
                           capture_output=True, text=True)
 
 
+def run_script_here(*args, cwd=ROOT):
+    """Run a project script's main() in this interpreter, as `run_script` does in a new one, minus
+    the ~7 s of starting Python + TensorFlow: argv parsed by the script's absl flags (which are
+    removed again afterwards), stdout/stderr (print, absl logging, tqdm) captured, the exit status
+    from SystemExit (0 when main returns None), flag errors and uncaught exceptions reported on
+    stderr with status 1 as `absl.app.run` and the interpreter do. Returns a CompletedProcess.
+
+    Only for runs that leave nothing process-wide behind: inference scripts, conversions, and
+    refusals and dry runs (train.py stops before its first TensorFlow work there). Training runs,
+    kills and multi-process tests use `run_script`."""
+    import contextlib
+    import io
+    import logging
+    import runpy
+    import traceback
+
+    from absl import app, flags
+    from absl import logging as absl_logging
+
+    script, argv = str(args[0]), [str(a) for a in args]
+    path = Path(cwd) / script
+    FLAGS = flags.FLAGS
+    defined_before, modules_before = set(FLAGS), set(sys.modules)
+    out, err = io.StringIO(), io.StringIO()
+    logger, tf_logger = absl_logging.get_absl_logger(), logging.getLogger("tensorflow")
+    handler = logging.StreamHandler(err)
+    handler.setFormatter(logging.Formatter("%(levelname).1s %(filename)s:%(lineno)d] %(message)s"))
+    saved = (logger.level, logger.filters[:], tf_logger.level, sys.argv, sys.path[:], os.getcwd())
+    code = 0
+    try:
+        os.chdir(cwd)
+        sys.argv = argv
+        sys.path.insert(0, str(path.parent))  # as `python scripts/x.py`: its folder first (_console)
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                main = runpy.run_path(str(path), run_name="__run_script_here__")["main"]
+                try:
+                    rest = FLAGS(argv)
+                except flags.Error as e:
+                    print(f"FATAL Flags parsing error: {e}", file=sys.stderr)
+                    raise SystemExit(1)
+                raise SystemExit(main(rest))
+            except SystemExit as e:
+                if e.code is None or isinstance(e.code, int):
+                    code = e.code or 0
+                else:
+                    print(e.code, file=sys.stderr)
+                    code = 1
+            except app.UsageError as e:
+                print(f"FATAL: {e}", file=sys.stderr)
+                code = e.exitcode
+            except Exception:  # noqa: BLE001 -- what the interpreter would print
+                traceback.print_exc()
+                code = 1
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(saved[0])
+        logger.filters[:] = saved[1]
+        tf_logger.setLevel(saved[2])
+        sys.argv, sys.path[:] = saved[3], saved[4]
+        os.chdir(saved[5])
+        for name in set(FLAGS) - defined_before:  # the script's flags (and _console's --verbose) ...
+            if name in FLAGS:
+                delattr(FLAGS, name)
+        FLAGS.unparse_flags()
+        for name in set(sys.modules) - modules_before:  # ... are defined again by the next script
+            file = getattr(sys.modules[name], "__file__", None)
+            if file and Path(file).parent == path.parent:
+                del sys.modules[name]
+    return subprocess.CompletedProcess(argv, code, out.getvalue(), err.getvalue())
+
+
 @pytest.fixture(scope="session")
 def default_run(tmp_path_factory):
     """The README's main job, `python scripts/train.py`, run once for every test that needs a run."""
@@ -51,6 +125,19 @@ def default_run(tmp_path_factory):
     runs = sorted(root.iterdir())
     assert len(runs) == 1 and runs[0].name == "00000-tiny"
     return {"root": root, "run": runs[0], "proc": proc}
+
+
+@pytest.fixture(scope="session")
+def distilled_landmarks(default_run, tmp_path_factory):
+    """scripts/train_landmarks.py on the default run's dataset, run once for the tests of E_lnd
+    distillation: 96 images labelled by dlib, a quarter of them held out; 32 px, 8 filters (the
+    tiny preset's E_lnd)."""
+    out = tmp_path_factory.mktemp("landmarks") / "lnd"
+    proc = run_script("scripts/train_landmarks.py", "--dataset", default_run["run"] / "dataset", "--out", out,
+                      "--input_size", 32, "--base_filters", 8, "--epochs", 15, "--max_images", 96,
+                      "--val_fraction", 0.25)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return {"out": out, "proc": proc, "dataset": default_run["run"] / "dataset"}
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import run_script
+from conftest import run_script_here
 from idd_tf import annotate, data, metrics
 from idd_tf import config as cfg
 
@@ -107,14 +107,14 @@ def test_face_scorer_same_face_and_no_face(astronaut):
 def test_combine_grid_annotate_on_a_random_tiny_run(default_run, tmp_path):
     run = default_run["run"]
     out = tmp_path / "annotated.png"
-    proc = run_script("scripts/combine_grid.py", "--run", run, "--id_seeds", "0-2", "--attr_seeds", "10-11",
-                      "--annotate", "--out", out)
+    proc = run_script_here("scripts/combine_grid.py", "--run", run, "--id_seeds", "0-2", "--attr_seeds", "10-11",
+                           "--annotate", "--out", out)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "annotated (scorer: dlib" in proc.stdout
     assert re.search(r"no face in I_out of \d of 6 cells", proc.stdout)   # random faces: mostly none
     img = data.load_image(out)
     f = annotate.scale_factor(32)   # the tiny run's 32 px cells, enlarged for the text
     assert img.shape[1] == 4 * 32 * f and img.shape[0] > 3 * 32 * f   # + caption strips and legend
-    proc = run_script("scripts/combine_grid.py", "--run", run, "--pairs", "--annotate", "--id", tmp_path,
-                      "--attr", tmp_path, "--outdir", tmp_path / "pairs")
+    proc = run_script_here("scripts/combine_grid.py", "--run", run, "--pairs", "--annotate", "--id", tmp_path,
+                           "--attr", tmp_path, "--outdir", tmp_path / "pairs")
     assert proc.returncode == 1 and "--annotate" in proc.stderr and "Traceback" not in proc.stderr

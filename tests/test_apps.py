@@ -6,7 +6,7 @@ import shutil
 import numpy as np
 from PIL import Image
 
-from conftest import run_script
+from conftest import run_script_here
 from idd_tf import data, faces, model
 
 
@@ -40,61 +40,62 @@ def test_load_run_restores_training_state(default_run):
 def test_combine_grid_from_seeds_and_files(default_run, tmp_path):
     run = default_run["run"]
     out = tmp_path / "grid.png"
-    proc = run_script("scripts/combine_grid.py", "--run", run, "--id_seeds", "0-3", "--attr_seeds", "10-12",
-                      "--out", out)
+    proc = run_script_here("scripts/combine_grid.py", "--run", run, "--id_seeds", "0-3", "--attr_seeds", "10-12",
+                           "--out", out)
     assert proc.returncode == 0, proc.stderr[-2000:]
     grid = data.load_image(out)
     assert grid.shape == ((3 + 1) * 32, (4 + 1) * 32, 3)  # (n_attr+1) rows x (n_id+1) columns
     assert (grid[:32, :32] == 255).all()
     # an existing result is not replaced unless asked
-    again = run_script("scripts/combine_grid.py", "--run", run, "--id_seeds", "0", "--attr_seeds", "1", "--out", out)
+    again = run_script_here("scripts/combine_grid.py", "--run", run, "--id_seeds", "0", "--attr_seeds", "1",
+                            "--out", out)
     assert again.returncode == 1 and "--overwrite" in again.stderr
     assert data.load_image(out).shape == grid.shape
-    again = run_script("scripts/combine_grid.py", "--run", run, "--id_seeds", "0", "--attr_seeds", "1",
-                       "--out", out, "--overwrite")
-    assert again.returncode == 0 and data.load_image(out).shape == (64, 64, 3)
     # the top row holds the identity inputs, the left column the attribute inputs
     from idd_tf import stylegan
     r = model.load_run(run)
     ids = stylegan.to_uint8(stylegan.seed_images(r["stylegan"], [0, 1, 2, 3], 0.7, 8)).numpy()
     for j in range(4):
         assert np.abs(grid[:32, (j + 1) * 32:(j + 2) * 32].astype(int) - ids[j]).max() <= 1
-    # image files as inputs, and pairs mode
+    # image files as inputs (replacing the grid above: --overwrite), and pairs mode
     for name, seed in (("a.png", 0), ("b.png", 1)):
         data.save_image(tmp_path / "ids" / name, ids[seed])
         data.save_image(tmp_path / "attrs" / name, ids[3 - seed])
-    proc = run_script("scripts/combine_grid.py", "--run", run, "--id", tmp_path / "ids",
-                      "--attr", tmp_path / "attrs" / "a.png", "--out", tmp_path / "g2.png")
+    proc = run_script_here("scripts/combine_grid.py", "--run", run, "--id", tmp_path / "ids",
+                           "--attr", tmp_path / "attrs" / "a.png", "--out", out, "--overwrite")
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert data.load_image(tmp_path / "g2.png").shape == (2 * 32, 3 * 32, 3)
-    proc = run_script("scripts/combine_grid.py", "--run", run, "--pairs", "--id", tmp_path / "ids",
-                      "--attr", tmp_path / "attrs", "--outdir", tmp_path / "pairs")
+    g2 = data.load_image(out)
+    assert g2.shape == (2 * 32, 3 * 32, 3)  # (1 + 1) rows x (2 + 1) columns: replaced
+    for j in range(2):  # the identity files, in name order, in the top row
+        assert np.abs(g2[:32, (j + 1) * 32:(j + 2) * 32].astype(int) - ids[j]).max() <= 1
+    proc = run_script_here("scripts/combine_grid.py", "--run", run, "--pairs", "--id", tmp_path / "ids",
+                           "--attr", tmp_path / "attrs", "--outdir", tmp_path / "pairs")
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert sorted(p.name for p in (tmp_path / "pairs").iterdir()) == ["a.png", "b.png"]
 
 
 def test_combine_grid_aligns_real_photos(default_run, astronaut, tmp_path):
     Image.fromarray(astronaut).save(tmp_path / "astronaut.png")
-    proc = run_script("scripts/combine_grid.py", "--run", default_run["run"], "--id", tmp_path / "astronaut.png",
-                      "--attr_seeds", "5", "--align", "--out", tmp_path / "g.png")
+    proc = run_script_here("scripts/combine_grid.py", "--run", default_run["run"], "--id", tmp_path / "astronaut.png",
+                           "--attr_seeds", "5", "--align", "--out", tmp_path / "g.png")
     assert proc.returncode == 0, proc.stderr[-2000:]
     top = data.load_image(tmp_path / "g.png")[:32, 32:64]
     expect = faces.align_face(astronaut, 32)
     assert np.abs(top.astype(int) - expect).mean() < 2
     Image.fromarray(astronaut[:, :400]).save(tmp_path / "wide.png")
-    proc = run_script("scripts/combine_grid.py", "--run", default_run["run"], "--id", tmp_path / "wide.png",
-                      "--attr_seeds", "5", "--out", tmp_path / "g_wide.png")  # not square, no --align
+    proc = run_script_here("scripts/combine_grid.py", "--run", default_run["run"], "--id", tmp_path / "wide.png",
+                           "--attr_seeds", "5", "--out", tmp_path / "g_wide.png")  # not square, no --align
     assert proc.returncode == 1 and "square" in proc.stderr and "Traceback" not in proc.stderr
     Image.new("RGB", (64, 64), (90, 90, 90)).save(tmp_path / "blank.png")
-    proc = run_script("scripts/combine_grid.py", "--run", default_run["run"], "--id", tmp_path / "blank.png",
-                      "--attr_seeds", "5", "--align", "--out", tmp_path / "g_blank.png")
+    proc = run_script_here("scripts/combine_grid.py", "--run", default_run["run"], "--id", tmp_path / "blank.png",
+                           "--attr_seeds", "5", "--align", "--out", tmp_path / "g_blank.png")
     assert proc.returncode == 1 and "no face" in proc.stderr
 
 
 def test_interpolate(default_run, tmp_path):
     import cv2
-    proc = run_script("scripts/interpolate.py", "--run", default_run["run"], "--id_seeds", "0,1",
-                      "--attr_seeds", "2,3", "--steps", 5, "--gif", "--mp4", "--outdir", tmp_path)
+    proc = run_script_here("scripts/interpolate.py", "--run", default_run["run"], "--id_seeds", "0,1",
+                           "--attr_seeds", "2,3", "--steps", 5, "--gif", "--mp4", "--outdir", tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
     for vary in ("attr", "id"):
         for space in ("w", "z"):
@@ -121,8 +122,8 @@ def test_reenact_folder_and_video(default_run, tmp_path):
     imgs = stylegan.to_uint8(stylegan.seed_images(G, [7, 8, 9], 0.7, 8)).numpy()
     for i, im in enumerate(imgs):
         data.save_image(frames / f"{i:03d}.png", im)
-    proc = run_script("scripts/reenact.py", "--run", default_run["run"], "--identity_seed", 3,
-                      "--driving", frames, "--outdir", tmp_path / "out")
+    proc = run_script_here("scripts/reenact.py", "--run", default_run["run"], "--identity_seed", 3,
+                           "--driving", frames, "--outdir", tmp_path / "out")
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert len(list((tmp_path / "out").glob("frame_*.png"))) == 3
     cap = cv2.VideoCapture(str(tmp_path / "out" / "reenact.mp4"))
@@ -133,28 +134,28 @@ def test_reenact_folder_and_video(default_run, tmp_path):
     for im in imgs:
         vw.write(cv2.cvtColor(im, cv2.COLOR_RGB2BGR))
     vw.release()
-    proc = run_script("scripts/reenact.py", "--run", default_run["run"], "--identity_seed", 3,
-                      "--driving", tmp_path / "clip.mp4", "--outdir", tmp_path / "out2", "--novideo")
+    proc = run_script_here("scripts/reenact.py", "--run", default_run["run"], "--identity_seed", 3,
+                           "--driving", tmp_path / "clip.mp4", "--outdir", tmp_path / "out2", "--novideo")
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert len(list((tmp_path / "out2").glob("frame_*.png"))) == 3
-    proc = run_script("scripts/reenact.py", "--run", default_run["run"], "--identity_seed", 3,
-                      "--driving", tmp_path / "nothing.mp4", "--outdir", tmp_path / "out3")
+    proc = run_script_here("scripts/reenact.py", "--run", default_run["run"], "--identity_seed", 3,
+                           "--driving", tmp_path / "nothing.mp4", "--outdir", tmp_path / "out3")
     assert proc.returncode == 1 and "not found" in proc.stderr
 
 
 def test_evaluate_counts_skipped_faces(default_run, tmp_path):
-    proc = run_script("scripts/evaluate.py", "--run", default_run["run"], "--num_pairs", 4, "--out", tmp_path)
+    proc = run_script_here("scripts/evaluate.py", "--run", default_run["run"], "--num_pairs", 4, "--out", tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
     result = json.loads((tmp_path / "metrics.json").read_text())
     assert result["pairs"] == 4 and result["counts"]["rec_rmse"] == 4
     # random tiny faces are not detectable: skipped and counted, not a crash
     assert result["skipped_no_face"]["disentanglement"] + result["counts"]["identity"] == 4
     assert result["rec_rmse"] > 0 and "| reconstruction RMSE |" in (tmp_path / "metrics.md").read_text()
-    proc = run_script("scripts/evaluate.py", "--run", default_run["run"], "--fid_weights",
-                      tmp_path / "missing.h5", "--out", tmp_path / "x")
+    proc = run_script_here("scripts/evaluate.py", "--run", default_run["run"], "--fid_weights",
+                           tmp_path / "missing.h5", "--out", tmp_path / "x")
     assert proc.returncode == 1 and "missing.h5" in proc.stderr
-    proc = run_script("scripts/evaluate.py", "--run", default_run["run"], "--arcface",
-                      tmp_path / "arcface_r100.keras", "--out", tmp_path / "y")
+    proc = run_script_here("scripts/evaluate.py", "--run", default_run["run"], "--arcface",
+                           tmp_path / "arcface_r100.keras", "--out", tmp_path / "y")
     assert proc.returncode == 1 and "arcface_r100.keras" in proc.stderr and "Traceback" not in proc.stderr
 
 
@@ -164,16 +165,16 @@ def test_missing_weight_file_is_named(default_run, tmp_path):
     cfg = json.loads((run / "config.json").read_text())
     cfg["id_encoder"]["weights"] = str(tmp_path / "vggface2_resnet50.h5")
     (run / "config.json").write_text(json.dumps(cfg))
-    proc = run_script("scripts/combine_grid.py", "--run", run, "--id_seeds", 0, "--attr_seeds", 1,
-                      "--out", tmp_path / "g.png")
+    proc = run_script_here("scripts/combine_grid.py", "--run", run, "--id_seeds", 0, "--attr_seeds", 1,
+                           "--out", tmp_path / "g.png")
     assert proc.returncode == 1 and "vggface2_resnet50.h5" in proc.stderr and "Traceback" not in proc.stderr
 
 
 def test_generate_default_and_no_silent_overwrite(tmp_path):
     out = tmp_path / "gen"
-    proc = run_script("scripts/generate.py", "--seeds", "0-2", "--outdir", out)
+    proc = run_script_here("scripts/generate.py", "--seeds", "0-2", "--outdir", out)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert sorted(p.name for p in out.iterdir()) == ["seed0000.png", "seed0001.png", "seed0002.png"]
     assert data.load_image(out / "seed0001.png").shape == (32, 32, 3)
-    again = run_script("scripts/generate.py", "--seeds", "5", "--outdir", out)
+    again = run_script_here("scripts/generate.py", "--seeds", "5", "--outdir", out)
     assert again.returncode == 1 and "not empty" in again.stderr and "Traceback" not in again.stderr

@@ -3,7 +3,7 @@
 import pytest
 import tensorflow as tf
 
-from conftest import run_script
+from conftest import run_script, run_script_here
 from idd_tf import data, model
 
 
@@ -65,6 +65,6 @@ def test_a_run_directory_from_another_version_or_edited_is_a_clear_error(tmp_pat
         cfg.TrainConfig.from_run_dir(cut)
     for script in ("scripts/evaluate.py", "scripts/train.py"):
         args = ["--run", newer] if "evaluate" in script else ["--resume", newer]
-        proc = run_script(script, *args, timeout=300)
+        proc = run_script_here(script, *args)
         assert proc.returncode == 1 and "another idd-tf version" in proc.stderr, proc.stderr[-2000:]
         assert "Traceback" not in proc.stderr

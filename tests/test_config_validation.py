@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from conftest import run_script
+from conftest import run_script, run_script_here
 from idd_tf import config as cfg
 from idd_tf import data
 
@@ -81,12 +81,12 @@ def test_manifest_damage_is_named(tmp_path):
 
 def test_scripts_refuse_bad_config_before_any_work(tmp_path):
     runs = tmp_path / "runs"
-    proc = run_script("scripts/train.py", "--run_root", runs, "--set", "optim.lr_nonadv=-1",
-                      "--set", "batch_size=4", timeout=120)
+    proc = run_script_here("scripts/train.py", "--run_root", runs, "--set", "optim.lr_nonadv=-1",
+                           "--set", "batch_size=4")
     assert proc.returncode == 1 and "optim.lr_nonadv=-1 is impossible" in proc.stderr, proc.stderr[-2000:]
     assert "Traceback" not in proc.stderr and not runs.exists()
-    proc = run_script("scripts/train_stylegan.py", "--preset", "quick", "--run_root", runs,
-                      "--set", "batch_sise=8", timeout=120)
+    proc = run_script_here("scripts/train_stylegan.py", "--preset", "quick", "--run_root", runs,
+                           "--set", "batch_sise=8")
     assert proc.returncode == 1 and "did you mean 'batch_size'" in proc.stderr, proc.stderr[-2000:]
     assert "Traceback" not in proc.stderr and not runs.exists()
 
@@ -94,10 +94,10 @@ def test_scripts_refuse_bad_config_before_any_work(tmp_path):
     run = tmp_path / "run"
     run.mkdir()
     (run / "config.json").write_text(json.dumps(TINY.to_dict()))
-    proc = run_script("scripts/train.py", "--resume", run, "--set", "mapping.w_plus=true", timeout=120)
+    proc = run_script_here("scripts/train.py", "--resume", run, "--set", "mapping.w_plus=true")
     assert proc.returncode == 1 and "mapping.w_plus: this run was made with false" in proc.stderr
-    proc = run_script("scripts/train.py", "--resume", run, "--set", "optim.lr_nonadv=1e-6", "--dry_run",
-                      timeout=120)
+    proc = run_script_here("scripts/train.py", "--resume", run, "--set", "optim.lr_nonadv=1e-6", "--dry_run",
+                           "--nodry_run_time")   # (the timed step: tests/test_dry_run.py)
     assert proc.returncode == 0 and '"lr_nonadv": 1e-06' in proc.stdout, proc.stderr[-2000:]
 
 

@@ -11,7 +11,7 @@ import time
 import pytest
 from PIL import Image
 
-from conftest import ROOT, run_script
+from conftest import ROOT, run_script_here
 from idd_tf import data
 
 
@@ -49,7 +49,7 @@ def test_kill_9_during_dataset_generation_then_rerun(default_run, tmp_path):
     stylegan = default_run["run"] / "stylegan"
     args = ["--stylegan", stylegan, "--num_images", "48", "--shard_size", "4", "--batch_size", "1"]
     whole = tmp_path / "whole"
-    proc = run_script("scripts/generate_dataset.py", *args, "--out", whole, timeout=600)
+    proc = run_script_here("scripts/generate_dataset.py", *args, "--out", whole)
     assert proc.returncode == 0, proc.stderr[-2000:]
 
     killed = tmp_path / "killed"
@@ -73,7 +73,7 @@ def test_kill_9_during_dataset_generation_then_rerun(default_run, tmp_path):
     for s in shards:                                              # every visible shard is complete
         _same_records(s, whole / s.name)
 
-    proc = run_script("scripts/generate_dataset.py", *args, "--out", killed, timeout=600)
+    proc = run_script_here("scripts/generate_dataset.py", *args, "--out", killed)   # the rerun
     assert proc.returncode == 0, proc.stderr[-2000:]
     names = sorted(p.name for p in whole.iterdir())
     assert sorted(p.name for p in killed.iterdir() if not p.name.endswith(".tmp")) == names

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import run_script
+from conftest import run_script_here
 from idd_tf import faces, metrics
 
 
@@ -49,8 +49,13 @@ def test_evaluate_pairs_on_real_faces(real_faces, monkeypatch):
     # inputs detected once each (3 images), plus each output (3 pairs + 2 reconstructions)
     assert len(calls) == 3 + 3 + 2
     # a "model" that returns I_attr: expression and pose are kept, identity is not; FID of the
-    # outputs against a reference set (random InceptionV3: exercises the plumbing)
-    fid = metrics.FIDFeatures(None)
+    # outputs against a reference set. The plumbing only: a small random network stands in for
+    # InceptionV3, whose 2048-d features cost ~30 s of eigenvalues per FID on 2 cores
+    # (FIDFeatures' own InceptionV3: test_faces_metrics.py::test_fid, test_evaluate_script_on_real_folders)
+    import keras
+    fid = object.__new__(metrics.FIDFeatures)
+    fid.net = keras.Sequential([keras.Input((metrics.FID_INPUT_SIZE, metrics.FID_INPUT_SIZE, 3)),
+                                keras.layers.Conv2D(16, 8, strides=8), keras.layers.GlobalAveragePooling2D()])
     ref = metrics.fid_features(fid, [imgs["astro"], imgs["camera"], imgs["astro_flip"]])
     keep_attr = metrics.evaluate_pairs(lambda i, a: a.copy(), pairs, fid=fid, fid_reference=ref,
                                        progress=False)
@@ -82,9 +87,9 @@ def test_evaluate_script_on_real_folders(default_run, astronaut, tmp_path):
     inception = tmp_path / "inception_random.weights.h5"  # stands in for the user's FID weights
     keras.applications.InceptionV3(include_top=False, weights=None, pooling="avg").save_weights(inception)
     out = tmp_path / "eval"
-    proc = run_script("scripts/evaluate.py", "--run", default_run["run"], "--id_dir", tmp_path / "ids",
-                      "--attr_dir", tmp_path / "attrs", "--align", "--num_pairs", 3, "--seed", 1,
-                      "--real_dir", tmp_path / "real", "--fid_weights", inception, "--out", out)
+    proc = run_script_here("scripts/evaluate.py", "--run", default_run["run"], "--id_dir", tmp_path / "ids",
+                           "--attr_dir", tmp_path / "attrs", "--align", "--num_pairs", 3, "--seed", 1,
+                           "--real_dir", tmp_path / "real", "--fid_weights", inception, "--out", out)
     assert proc.returncode == 0, proc.stderr[-3000:]
     r = json.loads((out / "metrics.json").read_text())
     assert r["mode"] == "folders" and r["align"] is True and r["pairs"] == 3 and r["seed"] == 1
@@ -106,6 +111,6 @@ def test_evaluate_script_on_real_folders(default_run, astronaut, tmp_path):
     md = (out / "metrics.md").read_text()
     assert "| reconstruction RMSE |" in md and "1 unreadable" in md and "1 no face" in md
     # the real folder is FID's reference set only: without FID weights it is an error, not ignored
-    proc = run_script("scripts/evaluate.py", "--run", default_run["run"], "--id_dir", tmp_path / "ids",
-                      "--real_dir", tmp_path / "real", "--out", tmp_path / "eval2")
+    proc = run_script_here("scripts/evaluate.py", "--run", default_run["run"], "--id_dir", tmp_path / "ids",
+                           "--real_dir", tmp_path / "real", "--out", tmp_path / "eval2")
     assert proc.returncode == 1 and "--fid_weights" in proc.stderr and "Traceback" not in proc.stderr

@@ -57,11 +57,21 @@ def test_official_pickle_round_trip_is_bit_exact(official_networks, tmp_path):
         legacy.save_pickle(official_networks, out)
 
 
-def test_trained_networks_round_trip_draw_the_same(tmp_path):
-    """write -> load -> same images (G and Gs) and same D scores; config recovered from the pickle."""
-    nets = gt.build_networks(TINY, seed=3)
+@pytest.fixture(scope="module")
+def one_step():
+    """Networks (seed 0) and their trainer after one training step, with every weight before and
+    after it; read-only for the tests below (one traced step serves three tests)."""
+    nets = gt.build_networks(TINY, seed=0)
     trainer = gt.GANTrainer(nets["G"], nets["D"], nets["Gs"], TINY)
-    trainer.train_step(_random_reals(4, 32))  # Gs != G, dlatent_avg != 0
+    before = {kind: _values(nets[kind]) for kind in ("G", "D", "Gs")}
+    metrics = trainer.train_step(_random_reals(4, 32))
+    after = {kind: _values(nets[kind]) for kind in ("G", "D", "Gs")}
+    return {"nets": nets, "trainer": trainer, "before": before, "after": after, "metrics": metrics}
+
+
+def test_trained_networks_round_trip_draw_the_same(one_step, tmp_path):
+    """write -> load -> same images (G and Gs) and same D scores; config recovered from the pickle."""
+    nets = one_step["nets"]  # trained one step: Gs != G, dlatent_avg != 0
     path = legacy.save_pickle(nets, tmp_path / "net.pkl")
     loaded = legacy.load_pickle(path)
     assert loaded["config"] == TINY.stylegan
@@ -77,16 +87,13 @@ def test_trained_networks_round_trip_draw_the_same(tmp_path):
 
 # -- The training step ---------------------------------------------------------------------------
 
-def test_step_updates_g_and_d_and_keeps_gs_the_ema():
-    nets = gt.build_networks(TINY, seed=0)
-    G, D, Gs = nets["G"], nets["D"], nets["Gs"]
-    trainer = gt.GANTrainer(G, D, Gs, TINY)
-    g0, d0, gs0 = _values(G), _values(D), _values(Gs)
+def test_step_updates_g_and_d_and_keeps_gs_the_ema(one_step):
+    Gs, trainer, m = one_step["nets"]["Gs"], one_step["trainer"], one_step["metrics"]
+    g0, d0, gs0 = (one_step["before"][k] for k in ("G", "D", "Gs"))
     for k in g0:
         np.testing.assert_array_equal(g0[k], gs0[k])  # Gs starts as a copy of G
-    m = trainer.train_step(_random_reals(4, 32))
     assert set(m) >= {"loss_g", "loss_d", "r1", "gs_beta"} and m["r1"] > 0
-    g1, d1, gs1 = _values(G), _values(D), _values(Gs)
+    g1, d1, gs1 = (one_step["after"][k] for k in ("G", "D", "Gs"))
     beta = gt.gs_beta(4, TINY.g_smoothing_kimg)
     assert beta == pytest.approx(0.5 ** (4 / 10_000))
     changed_g = [k for k in g1 if not np.array_equal(g0[k], g1[k])]
@@ -122,14 +129,13 @@ def test_style_mixing_and_lazy_r1_follow_the_config():
     assert outs[0.0] == 0.0 and outs[1.0] > 1e-3
 
 
-def test_checkpoint_restores_every_variable(tmp_path):
+def test_checkpoint_restores_every_variable(one_step, tmp_path):
     """G, D and Gs (which no optimizer references), noise buffers and dlatent_avg included."""
-    nets_a = gt.build_networks(TINY, seed=0)
-    a = gt.GANTrainer(nets_a["G"], nets_a["D"], nets_a["Gs"], TINY)
-    a.train_step(_random_reals(4, 32))
+    nets_a, a = one_step["nets"], one_step["trainer"]  # after one step
     path = a.checkpoint.save(str(tmp_path / "ckpt"))
     nets_b = gt.build_networks(TINY, seed=1)  # different initial values everywhere
     b = gt.GANTrainer(nets_b["G"], nets_b["D"], nets_b["Gs"], TINY)
+    assert not np.array_equal(_values(nets_b["G"])["dlatent_avg"], _values(nets_a["G"])["dlatent_avg"])
     b.checkpoint.restore(path).assert_consumed()
     for kind in ("G", "D", "Gs"):
         va, vb = _values(nets_a[kind]), _values(nets_b[kind])
@@ -140,7 +146,7 @@ def test_checkpoint_restores_every_variable(tmp_path):
 
 def test_resume_equals_uninterrupted_run(tmp_path):
     """In-process: equal up to float reduction order (this process does not enable TF op
-    determinism); the script test below, which does, demands bit equality."""
+    determinism); the script test below (slow), which does, demands bit equality."""
     source = gt.toy_source(32, seed=0)
 
     def fresh():
@@ -148,9 +154,10 @@ def test_resume_equals_uninterrupted_run(tmp_path):
         return nets, gt.GANTrainer(nets["G"], nets["D"], nets["Gs"], TINY)
 
     nets_a, a = fresh()
+    gt.train(a, source, tmp_path / "b", total_steps=2)   # "killed" after the step-2 checkpoint
+    # uninterrupted: the same objects go on (a directory without checkpoints: nothing restored)
     gt.train(a, source, tmp_path / "a", total_steps=4)
-    nets_b, b = fresh()
-    gt.train(b, source, tmp_path / "b", total_steps=2)   # "killed" after the step-2 checkpoint
+    assert int(a.step.numpy()) == 4 and not (tmp_path / "a" / "checkpoints" / "ckpt-2.index").exists()
     nets_c, c = fresh()                                    # a new process: new objects, restore
     result = gt.train(c, source, tmp_path / "b", total_steps=4)
     assert result["step"] == 4 and result["nimg"] == 16
@@ -161,6 +168,7 @@ def test_resume_equals_uninterrupted_run(tmp_path):
     for opt in ("g_opt", "d_opt"):
         wa = [v.numpy() for v in getattr(a, opt).variables]
         wc = [v.numpy() for v in getattr(c, opt).variables]
+        assert len(wa) == len(wc) > 0
         for x, y in zip(wa, wc):
             np.testing.assert_allclose(x, y, rtol=1e-4, atol=1e-7)
 
@@ -194,9 +202,11 @@ def test_folder_source_is_deterministic_and_cycles(tmp_path):
         gt.folder_source(tmp_path / "empty", 32)
 
 
+@pytest.mark.slow
 def test_script_resumes_after_kill_9(tmp_path):
     """train_stylegan.py killed with SIGKILL mid-run, rerun: the final pickle equals an
-    uninterrupted run's."""
+    uninterrupted run's. Slow (three processes); the default run keeps the in-process
+    test_resume_equals_uninterrupted_run and test_checkpoint_restores_every_variable."""
     args = ["scripts/train_stylegan.py", "--preset", "quick", "--kimg", "0.08",
             "--set", "batch_size=4", "--set", "checkpoint_every=5", "--set", "snapshot_every=1000"]
     full = run_script(*args, "--run_dir", tmp_path / "full")
@@ -227,9 +237,12 @@ def test_script_resumes_after_kill_9(tmp_path):
     assert (info["step"], info["nimg"], info["config"]["total_kimg"]) == (20, 80, 0.08)
 
 
+@pytest.mark.slow
 def test_build_toy_world_quick(tmp_path):
     """The one rebuild command, in its minutes-long form: every part, the StyleGAN's NVIDIA pickle
-    and its model card with measured numbers; a rerun skips what exists."""
+    and its model card with measured numbers; a rerun skips what exists. Slow (three runs of the
+    whole build); its parts are tested in the default run (tests/test_toynets.py
+    test_quick_training_script, tests/test_toy_evaluation.py, the GAN training tests above)."""
     out, work = tmp_path / "toy", tmp_path / "work"
     args = ["scripts/build_toy_world.py", "--quick", "--out", out, "--work", work,
             "--stylegan_set", "total_kimg=0.06", "--stylegan_set", "batch_size=4"]

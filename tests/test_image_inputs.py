@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import run_script
+from conftest import run_script, run_script_here
 from idd_tf import config, data
 
 
@@ -139,8 +139,8 @@ def test_folder_mode_skips_and_counts_bad_files(default_run, tmp_path, face_like
     attrs = _bad_and_good_folder(tmp_path / "attrs", face_like)
     run = default_run["run"]
     # grid: identities from a folder with 4 bad files among 2 good ones
-    proc = run_script("scripts/combine_grid.py", "--run", run, "--id", ids, "--attr_seeds", "0-1",
-                      "--out", tmp_path / "grid.png", timeout=300)
+    proc = run_script_here("scripts/combine_grid.py", "--run", run, "--id", ids, "--attr_seeds", "0-1",
+                           "--out", tmp_path / "grid.png")
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "skipped 4 unusable file(s); using 2" in proc.stdout
     for name in ("empty.png", "notes.jpg", "tiny.png", "cut.jpg"):
@@ -148,14 +148,14 @@ def test_folder_mode_skips_and_counts_bad_files(default_run, tmp_path, face_like
     grid = data.load_image(tmp_path / "grid.png")
     assert grid.shape[1] == 3 * 32                  # 2 identities + the attribute column
     # pairs by file name: 4 bad pairs skipped, 2 written
-    proc = run_script("scripts/combine_grid.py", "--run", run, "--pairs", "--id", ids, "--attr", attrs,
-                      "--outdir", tmp_path / "pairs", timeout=300)
+    proc = run_script_here("scripts/combine_grid.py", "--run", run, "--pairs", "--id", ids, "--attr", attrs,
+                           "--outdir", tmp_path / "pairs")
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "wrote 2 pair outputs" in proc.stdout and "skipped 4 unusable pair(s)" in proc.stdout
     assert sorted(p.name for p in (tmp_path / "pairs").iterdir()) == ["good0.png", "good1.png"]
     # a driving folder for reenactment: unreadable frames skipped and counted
-    proc = run_script("scripts/reenact.py", "--run", run, "--identity_seed", "3", "--driving", ids,
-                      "--outdir", tmp_path / "reenact", timeout=300)
+    proc = run_script_here("scripts/reenact.py", "--run", run, "--identity_seed", "3", "--driving", ids,
+                           "--outdir", tmp_path / "reenact")
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "wrote 3 frames" in proc.stdout and "3 skipped: unreadable" in proc.stdout  # tiny.png is a frame
 

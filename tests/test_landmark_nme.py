@@ -5,7 +5,6 @@ import json
 import numpy as np
 import pytest
 
-from conftest import run_script
 from idd_tf import metrics
 
 
@@ -41,26 +40,23 @@ def test_nme_on_hand_made_points():
         metrics.nme(ref, np.zeros((68, 2)))
 
 
-def test_train_landmarks_reports_held_out_nme(default_run, tmp_path):
+def test_train_landmarks_reports_held_out_nme(distilled_landmarks):
     from idd_tf import data, encoders, faces
     from idd_tf.config import LandmarkConfig
-    run, out = default_run["run"], tmp_path / "lnd"
-    proc = run_script("scripts/train_landmarks.py", "--dataset", run / "dataset", "--out", out,
-                      "--input_size", 32, "--base_filters", 8, "--epochs", 3, "--max_images", 40,
-                      "--val_fraction", 0.25)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    out, proc = distilled_landmarks["out"], distilled_landmarks["proc"]  # 96 images, --val_fraction 0.25
     assert "NME" in proc.stdout + proc.stderr
     m = json.loads((out / "metrics.json").read_text())
-    assert m["train_images"] == 30 and m["val_images"] == 10
+    assert m["train_images"] == 72 and m["val_images"] == 24
     assert m["nme_val"] > 0 and np.isfinite(m["nme_val"]) and np.isfinite(m["nme_train"])
     assert m["nme_val"] == json.loads(proc.stdout.strip().splitlines()[-1])["nme_val"]
     # the reported number is the NME of the saved network against dlib on the held-out images
-    # (10 of the 40 labelled, named by their dataset index, never trained on)
-    assert len(set(m["val_items"])) == 10 and set(m["val_items"]) <= set(range(40))
+    # (24 of the 96 labelled, named by their dataset index, never trained on)
+    assert len(set(m["val_items"])) == 24 and set(m["val_items"]) <= set(range(96))
     enc = encoders.LandmarkEncoder(LandmarkConfig(input_size=32, base_filters=8,
                                                   weights=str(out / "landmarks.weights.h5")))
-    batch = next(iter(data.make_dataset(run / "dataset", 40, shuffle_buffer=0)))
+    batch = next(iter(data.make_dataset(distilled_landmarks["dataset"], 96, shuffle_buffer=0)))
     imgs = batch["image"].numpy()[np.isin(batch["index"].numpy(), m["val_items"])]
+    assert len(imgs) == 24
     u8 = ((imgs + 1) * 127.5).round().clip(0, 255).astype(np.uint8)
     ref = np.stack([faces.dlib_landmarks(x, aligned=True) for x in u8]) / 32
     assert metrics.nme(enc(imgs).numpy(), ref) == pytest.approx(m["nme_val"], rel=1e-4)

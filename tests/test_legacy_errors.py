@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import nvidia_pickle_tools as npt
-from conftest import FIXTURE_PKL, run_script
+from conftest import FIXTURE_PKL, run_script_here
 from idd_tf import legacy
 from idd_tf.legacy import StyleGANFormatError
 
@@ -160,7 +160,7 @@ def test_converted_dir_errors(tmp_path):
 def test_convert_script_reports_cleanly(tmp_path):
     bad = tmp_path / "bad.pkl"
     bad.write_bytes(b"garbage")
-    proc = run_script("scripts/convert_stylegan.py", bad, "--out", tmp_path / "out")
+    proc = run_script_here("scripts/convert_stylegan.py", bad, "--out", tmp_path / "out")
     assert proc.returncode == 1
     assert "not a pickle" in proc.stderr and "Traceback" not in proc.stderr
     assert not (tmp_path / "out").exists()

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from conftest import FIXTURE_PKL, run_script
+from conftest import FIXTURE_PKL, run_script_here
 from idd_tf import legacy, stylegan
 
 TOL = dict(rtol=1e-4, atol=1e-4)
@@ -108,7 +108,7 @@ def test_dlatent_avg_and_noise_buffers_loaded(official_networks, reference):
 
 def test_round_trip_through_convert_script(tmp_path, reference, fixture_meta):
     out = tmp_path / "converted"
-    proc = run_script("scripts/convert_stylegan.py", FIXTURE_PKL, "--out", out)
+    proc = run_script_here("scripts/convert_stylegan.py", FIXTURE_PKL, "--out", out)
     assert proc.returncode == 0, proc.stderr
     assert sorted(p.name for p in out.iterdir()) == [
         "D.weights.h5", "G.weights.h5", "Gs.weights.h5", "stylegan.json"]
@@ -116,7 +116,7 @@ def test_round_trip_through_convert_script(tmp_path, reference, fixture_meta):
     check_generator(nets["Gs"], nets["G"], reference, fixture_meta)
     check_discriminator(nets["D"], reference, fixture_meta)
     # Refuses to overwrite what exists.
-    again = run_script("scripts/convert_stylegan.py", FIXTURE_PKL, "--out", out)
+    again = run_script_here("scripts/convert_stylegan.py", FIXTURE_PKL, "--out", out)
     assert again.returncode != 0 and "exists" in again.stderr
     assert "Traceback" not in again.stderr
 

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import FIXTURE_PKL, run_script
+from conftest import FIXTURE_PKL, run_script_here
 from idd_tf import config as cfg
 from idd_tf import stylegan
 from idd_tf.config import StyleGANConfig
@@ -126,8 +126,8 @@ def test_layerwise_errors_on_fixture_network(official_networks, reference):
 
 def test_convert_script_verify(tmp_path):
     out = tmp_path / "converted"
-    proc = run_script("scripts/convert_stylegan.py", FIXTURE_PKL, "--out", out, "--verify",
-                      "--verify_seeds", "0,1")
+    proc = run_script_here("scripts/convert_stylegan.py", FIXTURE_PKL, "--out", out, "--verify",
+                           "--verify_seeds", "0,1")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "PASS" in proc.stdout and "synthesis/128x128_Conv1" in proc.stdout
     report = json.loads((out / "verify" / "layerwise_errors.json").read_text())
@@ -138,12 +138,12 @@ def test_convert_script_verify(tmp_path):
     assert png.is_file() and f"x{report['amplify']:g}" in png.name
     # Verify-only mode (the converted directory): refuses to replace earlier outputs...
     vdir = out / "verify"
-    refused = run_script("scripts/convert_stylegan.py", out, "--verify", "--verify_dir", vdir)
+    refused = run_script_here("scripts/convert_stylegan.py", out, "--verify", "--verify_dir", vdir)
     assert refused.returncode != 0 and "--overwrite" in refused.stderr
     assert "Traceback" not in refused.stderr
     # ...unless --overwrite.
-    forced = run_script("scripts/convert_stylegan.py", out, "--verify", "--verify_dir", vdir,
-                        "--verify_seeds", "3", "--overwrite")
+    forced = run_script_here("scripts/convert_stylegan.py", out, "--verify", "--verify_dir", vdir,
+                             "--verify_seeds", "3", "--overwrite")
     assert forced.returncode == 0, forced.stderr[-3000:]
     assert json.loads((vdir / "layerwise_errors.json").read_text())["seeds"] == [3]
 

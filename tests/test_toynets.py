@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import ROOT, run_script
+from conftest import ROOT, run_script, run_script_here
 from idd_tf import config, encoders, toynets, toyworld
 
 SMALL = {"id": {"widths": [8, 8, 8, 8], "embedding_dim": 16}, "lnd": {"base_filters": 4},
@@ -169,7 +169,7 @@ def test_quick_training_script(tmp_path):
     assert 0 <= json.loads((out / "toy_lnd_report.json").read_text())["report"]["landmarks"]["nme"]
     toynets.load_toy_networks(out)
     before = (out / "toy_lnd.weights.h5").read_bytes()
-    proc = run_script("scripts/train_toy_nets.py", "--quick", "--net", "lnd", "--out", out, "--work_dir", work)
+    proc = run_script_here("scripts/train_toy_nets.py", "--quick", "--net", "lnd", "--out", out, "--work_dir", work)
     assert proc.returncode != 0 and "overwrite" in proc.stderr
     assert (out / "toy_lnd.weights.h5").read_bytes() == before
 
