@@ -4,7 +4,7 @@ Config of the toy-world issue: 64 px, fmap_base 1024, fmap_max 64, latent 128, b
 (`idd_tf.config.GAN_PRESETS["toy"]`). Target: >= 1.3x NVIDIA's own TF1 graph on the same machine
 (24 images/s on the 2-core CI CPU, i.e. >= 31 images/s).
 
-    python benchmarks/bench_gan_train_step.py [--steps 5] [--r1_interval 1] [--batch 32]
+    python benchmarks/bench_gan_train_step.py [--steps 5] [--r1_interval 1] [--batch 32] [--levels 0]
 
 Measured on the 2-core CI CPU, 2026-11-25, while several other training and test jobs shared it
 (load average 6-10), so the absolute numbers are far below what an idle machine gives and the
@@ -24,6 +24,13 @@ Idle machine (load < 1.5, same day, 8 iterations after warm-up, op determinism o
     after:  the same layers as one strided conv with the folded kernel     17.5 images/s  (r1_interval 1, NVIDIA v1)
                                                                            20.4 images/s  (r1_interval 4, toy preset)
 
+Progressive growing (`--levels 3,2,1`, 2026-11-27, r1_interval 4, batch 32, while one StyleGAN
+training shared the CPU, so about half the idle speed):
+
+    8 px   146.3 images/s      16 px   36.5 images/s      32 px   10.8 images/s
+    (64 px in the same conditions: about 8-10 images/s; the real 8-px phase of the toy run,
+    alone on the machine, logged 6.2 steps/s = 198 images/s)
+
 The target (>= 31 images/s, 1.3x the 24 images/s the issue reports for NVIDIA's TF1 graph) is
 NOT met yet; NVIDIA's graph was not re-timed here. Next candidates: the elementwise chain of each
 synthesis layer (noise, bias, lrelu, instance norm, modulation: ~40% of G time at 32-64 channels),
@@ -37,7 +44,7 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
-def run(steps: int, r1_interval: int, batch: int, deterministic: bool) -> float:
+def run(steps: int, r1_interval: int, batch: int, deterministic: bool, level: int = 0) -> float:
     import tensorflow as tf
 
     from idd_tf import config as cfg
@@ -45,6 +52,8 @@ def run(steps: int, r1_interval: int, batch: int, deterministic: bool) -> float:
     if deterministic:
         tf.config.experimental.enable_op_determinism()
     c = cfg.GAN_PRESETS["toy"].replace(r1_interval=r1_interval, batch_size=batch)
+    if level:  # progressive growing, held at 2**(6 - level) px
+        c = c.replace(lod_initial_resolution=2 ** (6 - level), lod_training_kimg=1e9)
     nets = gan_training.build_networks(c)
     trainer = gan_training.GANTrainer(nets["G"], nets["D"], nets["Gs"], c)
     reals = gan_training.toy_source(c.stylegan.resolution)(0, batch)
@@ -62,10 +71,13 @@ def main():
     p.add_argument("--r1_interval", type=int, default=1)
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--no_determinism", action="store_true")
+    p.add_argument("--levels", default="0", help="comma-separated progressive-growing levels "
+                   "(0 = 64 px, 1 = 32 px, 2 = 16 px, 3 = 8 px)")
     a = p.parse_args()
-    rate = run(a.steps, a.r1_interval, a.batch, not a.no_determinism)
-    print(f"StyleGAN train iteration, 64px toy config, batch {a.batch}, r1_interval {a.r1_interval}: "
-          f"{rate:.1f} images/s")
+    for level in map(int, a.levels.split(",")):
+        rate = run(a.steps, a.r1_interval, a.batch, not a.no_determinism, level)
+        print(f"StyleGAN train iteration, toy config at {2 ** (6 - level)} px, batch {a.batch}, "
+              f"r1_interval {a.r1_interval}: {rate:.1f} images/s", flush=True)
 
 
 if __name__ == "__main__":

@@ -6,8 +6,18 @@ an exponential moving average of G with beta = 0.5 ** (minibatch / (G_smoothing_
 non-trainable variables such as dlatent_avg and the noise buffers copied as they are) and
 `training/networks_stylegan.py` G_style in training mode (dlatent_avg tracked with beta 0.995 on
 every training forward pass, style mixing with one random crossover per minibatch, fresh noise,
-no truncation). The resolution is fixed (NVIDIA's `lod` = 0 from the start, no progressive
-growing): at the toy world's 64 px that is simpler and about as fast on a CPU.
+no truncation).
+
+Progressive growing (`lod_initial_resolution` > 0) follows NVIDIA's TrainingSchedule (`lod_at`):
+each level trains `lod_training_kimg`, then the next block fades in over `lod_transition_kimg`;
+reals are box-downscaled to the level and faded like NVIDIA's `process_reals`; the style-mixing
+crossover is drawn among the layers in use; both Adam states are reset whenever floor(lod) or
+ceil(lod) changes. Unlike NVIDIA's graph, G, D and the reals work at the level's native
+resolution instead of being upscaled to full size: the same maths (see
+`SynthesisNetwork.grown`), at a fraction of the cost. The one place where full size shows is R1:
+NVIDIA penalises gradients with respect to the upscaled reals, which is the native penalty divided
+by 4**floor(lod), and so is this one. `lod_initial_resolution` 0 trains at the final resolution
+from the start (lod 0).
 
 Every random number of step s (latents, noise, mixing) is a stateless function of (seed, s), and
 the real images of step s are a function of the image counter, so a run resumed from a checkpoint
@@ -48,6 +58,37 @@ def copy_weights(src, dst) -> None:
         raise ValueError(f"{src.name} and {dst.name} have different variables")
     for k, v in d.items():
         v.assign(s[k])
+
+
+def lod_at(config: GANTrainConfig, kimg: float) -> float:
+    """NVIDIA's TrainingSchedule lod after `kimg` thousand images (0 = full resolution)."""
+    c = config
+    if not c.lod_initial_resolution:
+        return 0.0
+    phase = c.lod_training_kimg + c.lod_transition_kimg
+    index = int(np.floor(kimg / phase)) if phase > 0 else 0
+    phase_kimg = kimg - index * phase
+    lod = c.stylegan.resolution_log2 - int(np.floor(np.log2(c.lod_initial_resolution))) - index
+    if c.lod_transition_kimg > 0:
+        lod -= max(phase_kimg - c.lod_training_kimg, 0.0) / c.lod_transition_kimg
+    return max(float(lod), 0.0)
+
+
+def reset_optimizer(optimizer) -> None:
+    """NVIDIA's Optimizer.reset_optimizer_state: zero Adam's moments and its step counter."""
+    for v in optimizer.variables:
+        if "learning_rate" not in v.path:
+            v.assign(tf.zeros_like(v))
+
+
+def process_reals(reals, level: int, fade):
+    """NVIDIA's process_reals for [-1, 1] reals at lod = level + fade: box-downscaled `level`
+    times (its dataset's lower lods), then blended towards their 2x-coarser version by `fade`;
+    kept at the level's native resolution (NVIDIA then upscales to full size)."""
+    for _ in range(level):
+        reals = sg.downscale2d(reals)
+    coarse = sg.upscale2d(sg.downscale2d(reals))
+    return reals + (coarse - reals) * tf.cast(fade, reals.dtype)
 
 
 def g_loss_nonsaturating(fake_scores):
@@ -100,14 +141,15 @@ class GANTrainer:
         self.checkpoint = tf.train.Checkpoint(
             G=weights_checkpoint(G), D=weights_checkpoint(D), Gs=weights_checkpoint(Gs),
             g_opt=self.g_opt, d_opt=self.d_opt, step=self.step, nimg=self.nimg)
-        self._steps = {True: tf.function(lambda r, s: self._step(r, s, True)),
-                       False: tf.function(lambda r, s: self._step(r, s, False))}
+        self._steps = {}  # (with_r1, level) -> tf.function
 
     # -- G in training mode (G_style with is_training=True) -------------------------------------
-    def _generate(self, seeds):
-        """seeds: [3, 2] stateless seeds (latents, mixing, noise) -> fake images [B, R, R, C]."""
+    def _generate(self, seeds, level, fade):
+        """seeds: [3, 2] stateless seeds (latents, mixing, noise) -> fake images [B, r, r, C] at
+        the level's resolution r (lod = level + fade)."""
         c, G = self.config, self.G
-        batch, layers = c.batch_size, G.num_layers
+        batch = c.batch_size
+        layers = G.num_layers - 2 * level  # NVIDIA: cur_layers = num_layers - int(lod) * 2
         z = tf.random.stateless_normal([batch, G.latent_size], seed=seeds[0])
         ws = G.mapping(z)
         if c.dlatent_avg_beta < 1:
@@ -119,32 +161,42 @@ class GANTrainer:
             use = tf.random.stateless_uniform([], seed=mix[1]) < c.style_mixing_prob
             cross = tf.random.stateless_uniform([], seed=mix[2], minval=1, maxval=layers, dtype=tf.int32)
             cutoff = tf.where(use, cross, layers)
-            idx = tf.range(layers)[None, :, None]
+            idx = tf.range(G.num_layers)[None, :, None]
             ws = tf.where(idx < cutoff, ws, ws2)
-        noise_seeds = tf.random.experimental.stateless_split(seeds[2], layers)
+        noise_seeds = tf.random.experimental.stateless_split(seeds[2], G.num_layers)
         noise = [tf.random.stateless_normal([batch, 2 ** (i // 2 + 2), 2 ** (i // 2 + 2), 1],
-                                            seed=noise_seeds[i]) for i in range(layers)]
-        return G.synthesis(ws, noise=noise)
+                                            seed=noise_seeds[i]) if i < layers else None
+                 for i in range(G.num_layers)]
+        if not self.config.lod_initial_resolution:
+            return G.synthesis(ws, noise=noise)
+        return G.synthesis.grown(ws, level, fade, noise=noise)
 
-    def _step(self, reals, step, with_r1: bool):
+    def _scores(self, images, level, fade):
+        if not self.config.lod_initial_resolution:
+            return self.D(images)
+        return self.D.grown(images, level, fade)
+
+    def _step(self, reals, step, fade, with_r1: bool, level: int):
         c = self.config
         seeds = tf.random.experimental.stateless_split(
             tf.stack([tf.constant(c.seed, tf.int64), step]), 6)
         reals = sg.from_uint8(reals)
-        # D step (D_logistic_simplegp), R1 on the reals.
-        fakes = self._generate(seeds[0:3])
+        if self.config.lod_initial_resolution:
+            reals = process_reals(reals, level, fade)
+        # D step (D_logistic_simplegp), R1 on the reals (NVIDIA's full-size reals: / 4**level).
+        fakes = self._generate(seeds[0:3], level, fade)
         with tf.GradientTape() as tape:
             if with_r1:
                 with tf.GradientTape() as r1_tape:
                     r1_tape.watch(reals)
-                    real_scores = self.D(reals)
+                    real_scores = self._scores(reals, level, fade)
                     real_sum = tf.reduce_sum(real_scores)
                 real_grads = r1_tape.gradient(real_sum, reals)
-                r1 = r1_penalty(real_grads)
+                r1 = r1_penalty(real_grads) / 4.0 ** level
             else:
-                real_scores = self.D(reals)
+                real_scores = self._scores(reals, level, fade)
                 r1 = tf.zeros([c.batch_size])
-            fake_scores = self.D(fakes)
+            fake_scores = self._scores(fakes, level, fade)
             gamma = c.r1_gamma * c.r1_interval
             d_loss = d_loss_logistic(real_scores[:, 0], fake_scores[:, 0]) + r1 * (gamma * 0.5)
             d_total = tf.reduce_sum(d_loss)
@@ -155,7 +207,7 @@ class GANTrainer:
             dst.assign(src + (dst - src) * self.beta if trainable else src)
         # G step (G_logistic_nonsaturating).
         with tf.GradientTape() as tape:
-            scores = self.D(self._generate(seeds[3:6]))
+            scores = self._scores(self._generate(seeds[3:6], level, fade), level, fade)
             g_loss = g_loss_nonsaturating(scores[:, 0])
             g_total = tf.reduce_sum(g_loss)
         g_grads = _used(tape.gradient(g_total, self.G.trainable_variables), self.G.trainable_variables)
@@ -174,10 +226,20 @@ class GANTrainer:
         reals = tf.convert_to_tensor(reals)
         if reals.shape[0] != c.batch_size:
             raise ValueError(f"expected a batch of {c.batch_size} images, got {reals.shape[0]}")
-        step = int(self.step.numpy())
+        step, nimg = int(self.step.numpy()), int(self.nimg.numpy())
         with_r1 = c.r1_gamma > 0 and step % c.r1_interval == 0
-        metrics = {k: v.numpy() for k, v in
-                   self._steps[with_r1](reals, tf.constant(step, tf.int64)).items()}
+        lod = lod_at(c, nimg / 1000.0)
+        if nimg:  # a function of the image counter, so a resumed run resets where the original did
+            prev = lod_at(c, (nimg - c.batch_size) / 1000.0)
+            if np.floor(lod) != np.floor(prev) or np.ceil(lod) != np.ceil(prev):
+                reset_optimizer(self.g_opt)
+                reset_optimizer(self.d_opt)
+        level = int(np.floor(lod))
+        key = (with_r1, level)
+        if key not in self._steps:
+            self._steps[key] = tf.function(functools.partial(self._step, with_r1=with_r1, level=level))
+        metrics = {k: v.numpy() for k, v in self._steps[key](
+            reals, tf.constant(step, tf.int64), tf.constant(lod - level, tf.float32)).items()}
         bad = [k for k in ("loss_g", "loss_d", "r1") if not np.isfinite(metrics[k])]
         if bad or not metrics.pop("grads_finite"):
             what = ", ".join(f"{k}={metrics[k]}" for k in bad) or "gradients"
@@ -188,7 +250,12 @@ class GANTrainer:
             self._last_r1 = metrics["r1"]
         metrics["r1"] = self._last_r1
         metrics["gs_beta"] = self.beta
+        metrics["lod"] = lod
         return metrics
+
+    def lod(self) -> float:
+        """The level of detail of the next step (0 = full resolution)."""
+        return lod_at(self.config, int(self.nimg.numpy()) / 1000.0)
 
 
 def build_networks(config: GANTrainConfig, seed: int | None = None) -> dict:
@@ -209,9 +276,10 @@ def sample_latents(config: GANTrainConfig) -> np.ndarray:
 
 
 def sample_grid(Gs: sg.StyleGAN, z: np.ndarray, grid: tuple[int, int], psi: float = 1.0,
-                batch: int = 16) -> np.ndarray:
-    """uint8 [rows*R, cols*R, 3] grid of Gs samples with stored (constant) noise."""
-    imgs = np.concatenate([sg.to_uint8(Gs(z[i:i + batch], truncation_psi=psi)).numpy()
+                batch: int = 16, lod: float = 0.0) -> np.ndarray:
+    """uint8 [rows*R, cols*R, 3] grid of Gs samples with stored (constant) noise, at `lod`
+    (while growing: the current level's images, upscaled to full size)."""
+    imgs = np.concatenate([sg.to_uint8(Gs(z[i:i + batch], truncation_psi=psi, lod=lod)).numpy()
                            for i in range(0, len(z), batch)])
     return tile(imgs, grid)
 
@@ -326,7 +394,8 @@ def train(trainer: GANTrainer, source: ImageSource, run_dir, total_steps: int, m
                 monitor.scalars(step, {**shown, "kimg": trainer.nimg.numpy() / 1000.0})
                 monitor.progress(step, total_steps, shown)
             if monitor is not None and (step % c.sample_every == 0 or step == total_steps):
-                monitor.image(step, "fakes", sample_grid(trainer.Gs, z_grid, c.sample_grid, c.sample_psi))
+                monitor.image(step, "fakes", sample_grid(trainer.Gs, z_grid, c.sample_grid, c.sample_psi,
+                                                         lod=metrics["lod"]))
             if step % c.checkpoint_every == 0 or step == total_steps:
                 manager.save(checkpoint_number=step)
                 timing = {"seconds": before + time.perf_counter() - t0, "step": step,

@@ -320,12 +320,13 @@ class SynthesisNetwork(keras.Model):
     """G_synthesis: per-layer dlatents [B, num_layers, dlatent_size] -> NHWC image [B, R, R, C].
 
     Holds NVIDIA's per-layer noise buffers (`noise0..`, non-trainable, [1, H, W, 1]) and ToRGB
-    layers for every lod (only lod 0 is used, the others are kept so weights round-trip).
+    layers for every lod (all are used while growing progressively, see `grown`).
 
-    call(ws, noise_mode="const"|"random"|"none", noise=None): "const" uses the stored buffers
+    call(ws, noise_mode="const"|"random"|"none", noise=None, lod=0.0): "const" uses the stored buffers
     (NVIDIA randomize_noise=False), "random" draws fresh N(0,1) noise, "none" disables noise;
     `noise` (a list of num_layers tensors broadcastable to [B, H, W, 1]) overrides the mode.
-    A [B, dlatent_size] input is broadcast to every layer.
+    A [B, dlatent_size] input is broadcast to every layer. A Python `lod` > 0 gives NVIDIA's
+    full-size output of a progressive-growing network at that level of detail.
     """
 
     def __init__(self, config, **kwargs):
@@ -375,7 +376,7 @@ class SynthesisNetwork(keras.Model):
             return tf.random.normal([batch, r, r, 1], dtype=self.compute_dtype)
         return None
 
-    def call(self, ws, noise_mode="const", noise=None):
+    def call(self, ws, noise_mode="const", noise=None, lod=0.0):
         c = self.config
         if noise_mode not in NOISE_MODES:
             raise ValueError(f"noise_mode must be one of {NOISE_MODES}, got {noise_mode!r}")
@@ -387,11 +388,43 @@ class SynthesisNetwork(keras.Model):
         if ws.shape.rank != 3 or ws.shape[1] != c.num_layers or ws.shape[2] != c.dlatent_size:
             raise ValueError(f"dlatents must be [B, {c.num_layers}, {c.dlatent_size}] "
                              f"(or [B, {c.dlatent_size}]), got {ws.shape}")
+        if lod:
+            level = int(np.floor(lod))
+            if not 0 <= lod <= c.resolution_log2 - 2:
+                raise ValueError(f"lod must be in [0, {c.resolution_log2 - 2}], got {lod}")
+            images = self.grown(ws, level, lod - level, noise_mode=noise_mode, noise=noise)
+            return upscale2d(images, 2 ** level) if level else images
         batch = tf.shape(ws)[0]
         x = ws[:, 0]  # batch template for the constant input layer
         for i, layer in enumerate(self.styled_layers):
             x = layer(x, ws[:, i], self._layer_noise(i, batch, noise_mode, noise))
         return self.torgb[0](x)
+
+    def grown(self, ws, level: int, fade, noise_mode="const", noise=None):
+        """Progressive growing: the image at its native resolution 2**(resolution_log2 - level).
+
+        NVIDIA's lod = level + fade: only the layers up to that resolution run, and the newest
+        block's ToRGB output is blended with the upscaled ToRGB output of the block below,
+        `img + (upscale(img_below) - img) * fade` (`lerp_clip` of G_synthesis). Upscaling the
+        result by 2**level (nearest) is exactly NVIDIA's full-size output at that lod.
+        `level` is a Python int (it sets the graph); `fade` in [0, 1] may be a tensor.
+        """
+        c = self.config
+        res_log2 = c.resolution_log2 - level
+        ws = tf.cast(tf.convert_to_tensor(ws), self.compute_dtype)
+        if ws.shape.rank == 2:
+            ws = tf.tile(ws[:, None, :], [1, c.num_layers, 1])
+        batch = tf.shape(ws)[0]
+        x, below = ws[:, 0], None
+        for i, layer in enumerate(self.styled_layers[:2 * (res_log2 - 1)]):
+            x = layer(x, ws[:, i], self._layer_noise(i, batch, noise_mode, noise))
+            if i == 2 * (res_log2 - 2) - 1:
+                below = x
+        images = self.torgb[level](x)
+        if below is None:
+            return images
+        fade = tf.cast(fade, images.dtype)
+        return images + (upscale2d(self.torgb[level + 1](below)) - images) * fade
 
     def get_config(self):
         return {**super().get_config(), "config": self.config.to_dict()}
@@ -462,11 +495,12 @@ class StyleGAN(keras.Model):
         return tf.reduce_mean(self.get_latent(z), axis=0)
 
     def call(self, z, truncation_psi=cfg.DEFAULT_TRUNCATION_PSI,
-             truncation_cutoff=cfg.DEFAULT_TRUNCATION_CUTOFF, noise_mode="const", noise=None):
+             truncation_cutoff=cfg.DEFAULT_TRUNCATION_CUTOFF, noise_mode="const", noise=None,
+             lod=0.0):
         ws = self.mapping(z)
         if truncation_enabled(truncation_psi, truncation_cutoff):
             ws = self.truncate(ws, truncation_psi, truncation_cutoff)
-        return self.synthesis(ws, noise_mode=noise_mode, noise=noise)
+        return self.synthesis(ws, noise_mode=noise_mode, noise=noise, lod=lod)
 
     def get_config(self):
         return {**super().get_config(), "config": self.config.to_dict()}
@@ -475,7 +509,8 @@ class StyleGAN(keras.Model):
 class Discriminator(keras.Model):
     """D_basic: NHWC image [B, R, R, C] in the raw [-1, 1] range -> score [B, 1].
 
-    FromRGB layers exist for every lod (only lod 0 is used). Minibatch stddev groups follow NVIDIA:
+    FromRGB layers exist for every lod (all are used while growing progressively, see `grown`;
+    `call(images, lod)` takes full-size images at any lod, like NVIDIA's). Minibatch stddev groups follow NVIDIA:
     group size min(mbstd_group_size, B), and B must be divisible by it.
     """
 
@@ -514,16 +549,40 @@ class Discriminator(keras.Model):
         self.dense1.build((None, c.nf(0)))
         self.built = True
 
-    def call(self, images):
+    def call(self, images, lod=0.0):
         c = self.config
         x = tf.convert_to_tensor(images, self.compute_dtype)
         if x.shape.rank != 4 or tuple(x.shape[1:]) != (c.resolution, c.resolution, c.num_channels):
             raise ValueError(f"discriminator expects NHWC [B, {c.resolution}, {c.resolution}, "
                              f"{c.num_channels}] images, got {x.shape}")
-        x = lrelu(self.fromrgb[0](x))
-        for conv0, conv1 in self.blocks:
+        if lod:
+            if not 0 <= lod <= c.resolution_log2 - 2:
+                raise ValueError(f"lod must be in [0, {c.resolution_log2 - 2}], got {lod}")
+            level = int(np.floor(lod))
+            for _ in range(level):
+                x = downscale2d(x)
+            return self.grown(x, level, lod - level)
+        return self.grown(x, 0, None)
+
+    def grown(self, images, level: int, fade):
+        """Progressive growing: scores of images at their native resolution
+        2**(resolution_log2 - level). NVIDIA's lod = level + fade: the newest block's output is
+        blended with FromRGB of the 2x-downscaled input, `x + (y - x) * fade` (`lerp_clip` of
+        D_basic); the same as NVIDIA's D on the images upscaled to full size. `level` is a Python
+        int; `fade` (None: no blend, i.e. 0) may be a tensor."""
+        c = self.config
+        x = tf.convert_to_tensor(images, self.compute_dtype)
+        r = 2 ** (c.resolution_log2 - level)
+        if x.shape.rank != 4 or tuple(x.shape[1:3]) != (r, r):
+            raise ValueError(f"at level {level} the discriminator expects [B, {r}, {r}, C] images, "
+                             f"got {x.shape}")
+        x = lrelu(self.fromrgb[level](x))
+        for i, (conv0, conv1) in enumerate(self.blocks[level:]):
             x = lrelu(conv0(x))
             x = lrelu(conv1(blur2d(x)))
+            if i == 0 and fade is not None:
+                y = lrelu(self.fromrgb[level + 1](downscale2d(tf.convert_to_tensor(images, x.dtype))))
+                x = x + (y - x) * tf.cast(fade, x.dtype)
         if c.mbstd_group_size > 1:
             x = minibatch_stddev(x, c.mbstd_group_size, c.mbstd_num_features)
         x = lrelu(self.conv4(x))

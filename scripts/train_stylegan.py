@@ -103,6 +103,8 @@ def main(argv):
     mon = monitor.Monitor(run_dir)
 
     def snapshot(step):
+        if trainer.lod() > 0:  # still growing: the full-resolution layers are not trained yet
+            return
         kimg = step * config.batch_size // 1000
         legacy.save_pickle(nets, run_dir / f"network-snapshot-{kimg:06d}.pkl", overwrite=True)
 
@@ -118,6 +120,11 @@ def main(argv):
         sys.exit(2)
     finally:
         mon.close()
+    if trainer.lod() > 0:
+        print(f"stopped at {result['nimg'] / 1000:.1f} kimg while still growing (lod {trainer.lod():.2f}): "
+              f"no network-final.pkl until full resolution (lod 0); continue with --resume {run_dir} "
+              f"--kimg N")
+        return
     final = legacy.save_pickle(nets, run_dir / "network-final.pkl", overwrite=True)
     # what made this pickle (a later --resume changes timing.json and config.json, not this)
     data.atomic_write_bytes(run_dir / "network-final.json", (json.dumps(

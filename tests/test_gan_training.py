@@ -123,8 +123,8 @@ def test_style_mixing_and_lazy_r1_follow_the_config():
     for prob in (0.0, 1.0):
         t = gt.GANTrainer(nets["G"], nets["D"], nets["Gs"], c.replace(style_mixing_prob=prob,
                                                                           dlatent_avg_beta=1.0))
-        a = t._generate(seeds)
-        b = t._generate(tf.stack([seeds[0], seeds[1] + 1, seeds[2]]))
+        a = t._generate(seeds, 0, 0.0)
+        b = t._generate(tf.stack([seeds[0], seeds[1] + 1, seeds[2]]), 0, 0.0)
         outs[prob] = float(tf.reduce_max(tf.abs(a - b)))
     assert outs[0.0] == 0.0 and outs[1.0] > 1e-3
 
