@@ -52,8 +52,8 @@ def run(steps: int, r1_interval: int, batch: int, deterministic: bool, level: in
     if deterministic:
         tf.config.experimental.enable_op_determinism()
     c = cfg.GAN_PRESETS["toy"].replace(r1_interval=r1_interval, batch_size=batch)
-    if level:  # progressive growing, held at 2**(6 - level) px
-        c = c.replace(lod_initial_resolution=2 ** (6 - level), lod_training_kimg=1e9)
+    # held at 2**(6 - level) px (level 0: no growing, 64 px)
+    c = c.replace(lod_initial_resolution=2 ** (6 - level) if level else 0, lod_training_kimg=1e9)
     nets = gan_training.build_networks(c)
     trainer = gan_training.GANTrainer(nets["G"], nets["D"], nets["Gs"], c)
     reals = gan_training.toy_source(c.stylegan.resolution)(0, batch)
