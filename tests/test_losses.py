@@ -132,3 +132,17 @@ def test_reconstruction_gradient_finite_for_unrelated_images(size):
         loss = losses.reconstruction_loss(a, b)
     g = tape.gradient(loss, b).numpy()
     assert np.isfinite(loss.numpy()) and np.isfinite(g).all() and np.abs(g).max() > 0
+
+
+@pytest.mark.parametrize("size", [64, 192])
+def test_ms_ssim_both_blur_paths_match_tf(size):
+    """64 px blurs with band matrices, 192 px with a depthwise convolution: both equal tf's."""
+    assert (size <= losses.SSIM_MATMUL_MAX_SIZE) == (size == 64)
+    rng = np.random.RandomState(size)
+    a = rng.uniform(-1, 1, (2, size, size, 3)).astype(np.float32)
+    b = np.clip(a + rng.normal(0, 0.2, a.shape), -1, 1).astype(np.float32)
+    x, y = a * 0.5 + 0.5, b * 0.5 + 0.5
+    for filter_size in (11, 4):
+        ours = losses._ssim_cs(tf.constant(x), tf.constant(y), filter_size)
+        ref = tf.image.ssim(x, y, 1.0, filter_size=filter_size, return_index_map=True)
+        np.testing.assert_allclose(ours[0].numpy().mean(axis=-1), ref.numpy().mean(axis=(1, 2)), rtol=1e-4)
