@@ -581,6 +581,11 @@ class GANTrainConfig(_RunConfig):
                               f"group size {group} (stylegan.mbstd_group_size)")
 
 
+# Relative cost of a StyleGAN training step at progressive-growing level L (2**L times below the
+# final resolution), for the ETA only: measured for the toy config on 2 CPU cores
+# (benchmarks/bench_gan_train_step.py --levels 3,2,1,0); deeper levels cost as much as level 3.
+GROWING_STEP_COST = (1.0, 0.8, 0.25, 0.07)
+
 GAN_PRESETS: dict[str, GANTrainConfig] = {
     # The toy world's StyleGAN: 64x64, fmap_base 1024, fmap_max 64, latent 128, batch 32 (NVIDIA's
     # minibatch at 64 px), lr 0.001 (NVIDIA's below 128 px). R1 every 4th D step with 4x gamma

@@ -74,6 +74,18 @@ def lod_at(config: GANTrainConfig, kimg: float) -> float:
     return max(float(lod), 0.0)
 
 
+def work_left(config: GANTrainConfig, step: int, total_steps: int) -> float:
+    """Steps left to `total_steps`, weighted by the cost of their growing level relative to the
+    level of `step` (config.GROWING_STEP_COST): what the ETA divides by the current speed."""
+    from idd_tf.config import GROWING_STEP_COST as cost
+    if not config.lod_initial_resolution:
+        return float(total_steps - step)
+
+    def level(s):
+        return min(int(np.floor(lod_at(config, s * config.batch_size / 1000.0))), len(cost) - 1)
+    return sum(cost[level(s)] for s in range(step, total_steps)) / cost[level(step)]
+
+
 def reset_optimizer(optimizer) -> None:
     """NVIDIA's Optimizer.reset_optimizer_state: zero Adam's moments and its step counter."""
     for v in optimizer.variables:
@@ -392,7 +404,9 @@ def train(trainer: GANTrainer, source: ImageSource, run_dir, total_steps: int, m
             if monitor is not None and (step % c.log_every == 0 or step == total_steps):
                 shown = {k: v for k, v in metrics.items() if k != "gs_beta"}
                 monitor.scalars(step, {**shown, "kimg": trainer.nimg.numpy() / 1000.0})
-                monitor.progress(step, total_steps, shown)
+                if not c.lod_initial_resolution:
+                    shown.pop("lod", None)
+                monitor.progress(step, total_steps, shown, work_left(c, step, total_steps))
             if monitor is not None and (step % c.sample_every == 0 or step == total_steps):
                 monitor.image(step, "fakes", sample_grid(trainer.Gs, z_grid, c.sample_grid, c.sample_psi,
                                                          lod=metrics["lod"]))

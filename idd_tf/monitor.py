@@ -42,18 +42,22 @@ class Monitor:
         with open(self.run_dir / "logs" / SCALARS_FILE, "a") as f:
             f.write(line + "\n")
 
-    def progress(self, step: int, total: int, metrics: dict) -> None:
-        """One console line: step, steps/s since the last line, and the main losses."""
+    def progress(self, step: int, total: int, metrics: dict, work_left: float | None = None) -> None:
+        """One console line: step, steps/s since the last line, ETA and the main losses.
+
+        `work_left`: the remaining work in units of the current step's cost, where steps differ
+        in cost (progressive growing); default total - step."""
         if not self.enabled:
             return
         now = time.perf_counter()
         rate = ""
         if self._last is not None and step > self._last[0]:
             per_s = (step - self._last[0]) / (now - self._last[1])
-            rate = f"{per_s:6.2f} steps/s  ETA {format_duration((total - step) / per_s)}  "
+            left = total - step if work_left is None else work_left
+            rate = f"{per_s:6.2f} steps/s  ETA {format_duration(left / per_s)}  "
         self._last = (step, now)
         shown = " ".join(f"{k}={float(v):.4g}" for k, v in metrics.items()
-                         if k.startswith("loss") or k == "r1")
+                         if k.startswith("loss") or k == "r1" or k == "lod")
         self.printer(f"step {step:>7d}/{total}  {rate}{shown}")
 
     def validation(self, step: int, metrics: dict, improved: list[str] = ()) -> None:

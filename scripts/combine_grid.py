@@ -1,6 +1,6 @@
 """Identity x attribute grid (paper Fig. 2/4), or one output per (identity, attribute) pair.
 
-    python scripts/combine_grid.py --run runs/00000-tiny --id_seeds 0-3 --attr_seeds 10-12 --out grid.png
+    python scripts/combine_grid.py --run runs/00000-toy --id_seeds 0-3 --attr_seeds 10-12 --out grid.png
     python scripts/combine_grid.py --run RUN --id photos/a.jpg,photos/b.jpg --attr photos/ --align --out grid.png
     python scripts/combine_grid.py --run RUN --pairs --id ids/ --attr attrs/ --align --outdir out/pairs
     python scripts/combine_grid.py --run RUN --id_seeds 0-3 --attr_seeds 10-12 --annotate --out grid.png

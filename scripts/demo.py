@@ -1,6 +1,6 @@
 """Web demo (Gradio): identity swap, identity x attribute grid and identity interpolation in W.
 
-    python scripts/demo.py --run runs/00000-tiny                 # http://127.0.0.1:7860
+    python scripts/demo.py --run runs/00000-toy                 # http://127.0.0.1:7860
     python scripts/demo.py --run RUN --host 0.0.0.0 --port 8080  # reachable from the local network
 
 Without --run it serves the shipped toy model (stylegan_weights/toy/run) when that exists.
@@ -69,7 +69,7 @@ def default_run_dir():
     path = Path(config.TOY_WEIGHTS_DIR) / "run"
     if not path.is_dir():
         raise InputError(f"no --run given and no shipped toy run at {path}; pass --run RUN "
-                         f"(e.g. runs/00000-tiny from `python scripts/train.py`)")
+                         f"(e.g. runs/00000-toy from `python scripts/train.py`)")
     return path
 
 

@@ -1,6 +1,6 @@
 """Export a trained run as TF SavedModels that run without idd_tf (TF Serving, tf.saved_model.load).
 
-    python scripts/export.py --run runs/00000-tiny --out export/tiny
+    python scripts/export.py --run runs/00000-toy --out export/toy
     python scripts/export.py --run RUN --checkpoint RUN/checkpoints/ckpt-500 --out export/x --overwrite
 
 OUT holds three SavedModels and export.json (source run, checkpoint, sizes). R is the StyleGAN

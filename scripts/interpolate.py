@@ -2,7 +2,7 @@
 identity fixed, and identity between two images with the attributes fixed, in W or in the
 encoders' latent space Z (then mapped by M).
 
-    python scripts/interpolate.py --run runs/00000-tiny --id_seeds 0,1 --attr_seeds 10,11 --steps 8 --gif
+    python scripts/interpolate.py --run runs/00000-toy --id_seeds 0,1 --attr_seeds 10,11 --steps 8 --gif
     python scripts/interpolate.py --run RUN --id a.jpg,b.jpg --attr c.jpg,d.jpg --align --space w
 
 Writes OUTDIR/{attr,id}_{w,z}.png strips (first row: the two endpoints' inputs) and, with --gif /

@@ -3,7 +3,7 @@ de-identification application): every frame gives the attributes (pose, expressi
 image gives the identity, held constant.
 
     python scripts/reenact.py --run RUN --identity me.jpg --driving clip.mp4 --align --outdir out/reenact
-    python scripts/reenact.py --run runs/00000-tiny --identity_seed 3 --driving frames/ --outdir out/r
+    python scripts/reenact.py --run runs/00000-toy --identity_seed 3 --driving frames/ --outdir out/r
 
 Frames without a detectable face (with --align) are skipped and counted. Writes
 OUTDIR/frame_00000.png ... and OUTDIR/reenact.mp4 (mp4v) unless --no_video.

@@ -1,6 +1,7 @@
 """Train the identity-disentanglement model (the main job).
 
-    python scripts/train.py                                  # tiny preset: random StyleGAN, no downloads
+    python scripts/train.py                                  # toy world: every part trained and shipped, ~10 min
+    python scripts/train.py --preset tiny                    # random small networks, ~1 min (smoke test)
     python scripts/train.py --preset ffhq256 --stylegan PKL --vggface2 resnet50.h5 \\
         --inception inception_v3_notop.h5 --landmarks lnd.weights.h5 --dataset data/ffhq256
     python scripts/train.py --resume runs/00003-tiny         # continue exactly where it stopped
@@ -27,7 +28,9 @@ _console.setup()   # first: a quiet console unless --verbose
 from absl import app, flags, logging  # noqa: E402
 
 FLAGS = flags.FLAGS
-flags.DEFINE_enum("preset", "tiny", ["tiny", "toy", "ffhq256", "ffhq1024"], "configuration preset")
+flags.DEFINE_enum("preset", "toy", ["toy", "tiny", "ffhq256", "ffhq1024"],
+                  "configuration preset (toy: the toy world, every part trained; tiny: random small "
+                  "networks for smoke tests)")
 flags.DEFINE_string("run_root", "runs", "where new run directories are created")
 flags.DEFINE_string("resume", None, "run directory to continue (its config.json is used)")
 flags.DEFINE_string("run_dir", None, "explicit run directory (multi-worker: the same shared path on every worker)")

@@ -1,6 +1,6 @@
 """Distil dlib's 68-point landmark predictor into the differentiable Keras E_lnd.
 
-    python scripts/train_landmarks.py --dataset runs/00000-tiny/dataset --out stylegan_weights/lnd
+    python scripts/train_landmarks.py --dataset runs/00000-toy/dataset --out stylegan_weights/lnd
     python scripts/train_landmarks.py --images photos/ --detect --out stylegan_weights/lnd_photos
 
 Labels come from dlib's shape_predictor_68_face_landmarks (shipped by face-recognition-models,

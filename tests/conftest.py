@@ -118,9 +118,10 @@ def run_script_here(*args, cwd=ROOT):
 
 @pytest.fixture(scope="session")
 def default_run(tmp_path_factory):
-    """The README's main job, `python scripts/train.py`, run once for every test that needs a run."""
+    """The tiny run, `python scripts/train.py --preset tiny` (random small networks, about a minute;
+    the README's main job is the toy preset, ~10 minutes), run once for every test that needs a run."""
     root = tmp_path_factory.mktemp("runs")
-    proc = run_script("scripts/train.py", "--run_root", root, timeout=900)
+    proc = run_script("scripts/train.py", "--preset", "tiny", "--run_root", root, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     runs = sorted(root.iterdir())
     assert len(runs) == 1 and runs[0].name == "00000-tiny"

@@ -81,7 +81,7 @@ def test_manifest_damage_is_named(tmp_path):
 
 def test_scripts_refuse_bad_config_before_any_work(tmp_path):
     runs = tmp_path / "runs"
-    proc = run_script_here("scripts/train.py", "--run_root", runs, "--set", "optim.lr_nonadv=-1",
+    proc = run_script_here("scripts/train.py", "--preset", "tiny", "--run_root", runs, "--set", "optim.lr_nonadv=-1",
                            "--set", "batch_size=4")
     assert proc.returncode == 1 and "optim.lr_nonadv=-1 is impossible" in proc.stderr, proc.stderr[-2000:]
     assert "Traceback" not in proc.stderr and not runs.exists()
@@ -106,7 +106,8 @@ def test_a_dataset_from_another_stylegan_is_refused_before_generation(tmp_path):
     dataset.mkdir()
     (dataset / data.MANIFEST).write_text(json.dumps({
         "format": data.DATASET_FORMAT, "resolution": 64, "num_layers": 10, "dlatent_size": 128, "shards": []}))
-    proc = run_script("scripts/train.py", "--run_root", runs, "--dataset", dataset, "--steps", "1", timeout=300)
+    proc = run_script("scripts/train.py", "--preset", "tiny", "--run_root", runs, "--dataset", dataset, "--steps", "1",
+                      timeout=300)
     assert proc.returncode == 1, proc.stderr[-2000:]
     assert "made by another StyleGAN: 64px, w 128-d; this StyleGAN is 32px, w 64-d" in proc.stderr
     assert not (tmp_path / "dataset-val").exists()    # refused before generating the held-out set

@@ -110,7 +110,7 @@ def test_two_workers_multiworker_mirrored(dataset, tmp_path):
 def test_train_script_multiworker(dataset, tmp_path):
     """Slow (two train.py processes in a cluster)."""
     run = tmp_path / "run"
-    args = [sys.executable, "scripts/train.py", "--strategy", "multiworker", "--run_dir", str(run),
+    args = [sys.executable, "scripts/train.py", "--preset", "tiny", "--strategy", "multiworker", "--run_dir", str(run),
             "--dataset", str(dataset), "--steps", "4", "--set", "log_every=2"]
     outs = run_two_workers(lambda i: args)
     assert "done: step 4" in outs[0][0] and "worker done: step 4" in outs[1][0]

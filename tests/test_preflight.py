@@ -45,7 +45,7 @@ def test_random_networks_only_where_the_config_allows_them(tmp_path):
     assert TRAIN_PRESETS["tiny"].allow_random_encoders and not TRAIN_PRESETS["ffhq256"].allow_random_encoders
     # ... and refuses like a real preset when told not to; a given weight path that does not
     # exist is an error wherever random weights are allowed or not
-    proc = run_script_here("scripts/train.py", "--noallow_random_encoders", "--landmarks",
+    proc = run_script_here("scripts/train.py", "--preset", "tiny", "--noallow_random_encoders", "--landmarks",
                            ROOT / "no_such_lnd.weights.h5", "--run_root", tmp_path / "runs")
     assert proc.returncode != 0
     assert "--vggface2" in proc.stderr and "--stylegan" in proc.stderr and "--inception" not in proc.stderr

@@ -148,3 +148,12 @@ def test_training_grows_through_the_levels_and_resets_adam():
     assert sg.to_uint8(nets["Gs"](tf.zeros([1, c.stylegan.latent_size]))).shape == (1, 32, 32, 3)
     grid = gt.sample_grid(nets["Gs"], gt.sample_latents(c), c.sample_grid, lod=1.5)
     assert grid.shape == (4 * 32, 4 * 32, 3)
+
+
+def test_eta_weighs_the_remaining_steps_by_their_level():
+    c = TINY.replace(lod_initial_resolution=8, lod_training_kimg=0.008, lod_transition_kimg=0.008)
+    cost = cfg.GROWING_STEP_COST
+    # 10 steps of 4 images: levels 2,2,2,1,1,1,1,0,0,0 (see the test above)
+    assert gt.work_left(c, 0, 10) == pytest.approx((3 * cost[2] + 4 * cost[1] + 3 * cost[0]) / cost[2])
+    assert gt.work_left(c, 7, 10) == pytest.approx(3.0)
+    assert gt.work_left(TINY, 3, 10) == 7.0   # no growing: plain steps

@@ -68,7 +68,8 @@ def test_kill_and_resume_matches_uninterrupted(default_run, tmp_path):
     env = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1")
     args = ["--steps", "150", "--dataset", str(src / "dataset"), "--set", "checkpoint_every=72",
             "--set", "log_every=1"]
-    proc = subprocess.Popen([sys.executable, "scripts/train.py", "--run_root", str(tmp_path), *args], cwd=ROOT,
+    proc = subprocess.Popen([sys.executable, "scripts/train.py", "--preset", "tiny", "--run_root", str(tmp_path), *args],
+                            cwd=ROOT,
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     killed = False
     try:
@@ -106,7 +107,8 @@ def test_dry_run_and_bad_options(tmp_path):
     cfg = json.loads(proc.stdout)   # the resolved config is still printed
     assert cfg["batch_size"] == 2 and cfg["optim"]["lr_nonadv"] == 1e-5  # official trainer.py at 1024
     assert not any(tmp_path.iterdir())
-    proc = run_script_here("scripts/train.py", "--vggface2", tmp_path / "nope.h5", "--run_root", tmp_path)
+    proc = run_script_here("scripts/train.py", "--preset", "tiny", "--vggface2", tmp_path / "nope.h5",
+                           "--run_root", tmp_path)
     assert proc.returncode == 1 and "nope.h5: no such file" in proc.stderr
     assert "Traceback" not in proc.stderr
     proc = run_script_here("scripts/train.py", "--preset", "ffhq256", "--dry_run")
