@@ -203,11 +203,23 @@ class FIDFeatures:
 
 def frechet_distance(feats_a: np.ndarray, feats_b: np.ndarray) -> float:
     """FID between two feature sets: |mu_a - mu_b|^2 + Tr(S_a + S_b - 2 (S_a S_b)^1/2)."""
-    mu_a, mu_b = feats_a.mean(0), feats_b.mean(0)
-    s_a, s_b = np.cov(feats_a, rowvar=False), np.cov(feats_b, rowvar=False)
-    eig = np.linalg.eigvals(s_a @ s_b)
-    tr_sqrt = np.sqrt(np.clip(eig.real, 0, None)).sum()
-    return float(np.sum((mu_a - mu_b) ** 2) + np.trace(s_a) + np.trace(s_b) - 2 * tr_sqrt)
+    a = np.asarray(feats_a, np.float64)
+    b = np.asarray(feats_b, np.float64)
+    mu_a, mu_b = a.mean(0), b.mean(0)
+    xa, xb = a - mu_a, b - mu_b
+    na, nb, d = len(a), len(b), a.shape[1]
+    tr_a, tr_b = np.sum(xa * xa) / (na - 1), np.sum(xb * xb) / (nb - 1)
+    if min(na, nb) < d:
+        # Tr (S_a S_b)^1/2 is the nuclear norm of Xa Xb^T / sqrt((na-1)(nb-1)): the nonzero
+        # eigenvalues of Xa^T Xa Xb^T Xb are those of (Xa Xb^T)(Xa Xb^T)^T. [na, nb] instead of [d, d].
+        tr_sqrt = np.linalg.svd(xa @ xb.T, compute_uv=False).sum() / np.sqrt((na - 1) * (nb - 1))
+    else:
+        # symmetric form, Tr (S_a^1/2 S_b S_a^1/2)^1/2: two eigh instead of a general eigvals
+        s_a, s_b = xa.T @ xa / (na - 1), xb.T @ xb / (nb - 1)
+        w, v = np.linalg.eigh(s_a)
+        root_a = (v * np.sqrt(np.clip(w, 0, None))) @ v.T
+        tr_sqrt = np.sqrt(np.clip(np.linalg.eigvalsh(root_a @ s_b @ root_a), 0, None)).sum()
+    return float(np.sum((mu_a - mu_b) ** 2) + tr_a + tr_b - 2 * tr_sqrt)
 
 
 # ----------------------------------------------------------------------------------------------

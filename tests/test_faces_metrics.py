@@ -100,6 +100,7 @@ def test_fid(aligned, astronaut, tmp_path):
     assert abs(metrics.frechet_distance(a, a)) < 1e-6
     assert metrics.frechet_distance(a, a + 0.5) == pytest.approx(6 * 0.25, rel=1e-6)
     assert metrics.frechet_distance(a, rng.randn(300, 6) * 2) > metrics.frechet_distance(a, rng.randn(300, 6))
+
     feats = metrics.FIDFeatures(None)(  # random InceptionV3: exercises cropping + features
         [astronaut, np.ascontiguousarray(astronaut[:, ::-1])])
     assert feats.shape == (2, 2048) and np.isfinite(feats).all()
@@ -143,3 +144,17 @@ def test_single_detection_path_equals_image_level_metrics(aligned, cameraman):
     assert pose == pytest.approx(metrics.pose_distance(aligned, rot), abs=1e-9) and pose > 5
     with pytest.raises(faces.NoFaceError):
         metrics.face_info(np.full((64, 64, 3), 128, np.uint8))
+
+
+@pytest.mark.parametrize("n_a,n_b,d", [(300, 200, 6), (20, 30, 64), (40, 25, 64)])
+def test_frechet_distance_equals_the_textbook_formula(n_a, n_b, d):
+    """Both routes (few samples: the Gram nuclear norm; many: two eigh) give the textbook
+    |mu_a - mu_b|^2 + Tr(S_a + S_b - 2 (S_a S_b)^1/2) computed with a general matrix square root."""
+    import scipy.linalg
+    rng = np.random.RandomState(n_a + d)
+    a = rng.randn(n_a, d) @ rng.randn(d, d) * 0.3
+    b = rng.randn(n_b, d) * 1.5 + 0.2
+    s_a, s_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    ref = (np.sum((a.mean(0) - b.mean(0)) ** 2) + np.trace(s_a) + np.trace(s_b)
+           - 2 * np.trace(scipy.linalg.sqrtm(s_a @ s_b).real))
+    assert metrics.frechet_distance(a, b) == pytest.approx(ref, rel=1e-6, abs=1e-6)
