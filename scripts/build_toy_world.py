@@ -105,11 +105,8 @@ def stylegan_card(pickle_path, run_dir, out, n, command, preset):
     def raw(images_u8):
         return images_u8.astype("float32") / 127.5 - 1.0
 
-    def features(images_u8, batch=256):  # the evaluator's penultimate layer
-        import numpy as np
-        x = raw(images_u8)
-        return np.concatenate([evaluator.backbone(toynets.resize_input(x[i:i + batch], evaluator.input_size)).numpy()
-                               for i in range(0, len(x), batch)])
+    def features(images_u8):  # the evaluator's penultimate layer, as toy_protocol's FID uses it
+        return toy_evaluation.evaluator_outputs(evaluator, images_u8)["features"]
 
     q = toy_evaluation.stylegan_quality(Gs, features, lambda u8: evaluator.predict_factors(raw(u8)), n=n)
     toy_evaluation.coverage_plot(q.pop("_predicted"), q.pop("_prior"), out / "stylegan_coverage.png",
@@ -122,6 +119,9 @@ def stylegan_card(pickle_path, run_dir, out, n, command, preset):
     rows = "\n".join(f"| {name} | {v.get('w1_std', v.get('tv')):.3f} | "
                      f"{q['coverage_floor']['per_factor'][name].get('w1_std', q['coverage_floor']['per_factor'][name].get('tv')):.3f} |"
                      for name, v in cov["per_factor"].items())
+    growing = "fixed resolution" if not config.lod_initial_resolution else (
+        f"progressive growing from {config.lod_initial_resolution} px, {config.lod_training_kimg:g} kimg "
+        f"per level and {config.lod_transition_kimg:g} kimg per fade")
     card = f"""# Toy StyleGAN (`{pickle_path.name}`)
 
 A StyleGAN v1 ({config.stylegan.resolution} px, latent {config.stylegan.latent_size}, fmap_base
@@ -129,8 +129,7 @@ A StyleGAN v1 ({config.stylegan.resolution} px, latent {config.stylegan.latent_s
 (`toyworld.example(i, seed={config.seed})`) by `idd_tf.gan_training` with NVIDIA's recipe
 (non-saturating logistic G loss, logistic D loss + R1 gamma {config.r1_gamma} every
 {config.r1_interval} D step(s), Adam {config.g_lr} beta1 {config.beta1} beta2 {config.beta2}, Gs
-EMA half-life {config.g_smoothing_kimg} kimg, style mixing {config.style_mixing_prob}, fixed
-resolution). Saved in NVIDIA's pickle format ((G, D, Gs) Network states, version 3); read it with
+EMA half-life {config.g_smoothing_kimg} kimg, style mixing {config.style_mixing_prob}, {growing}). Saved in NVIDIA's pickle format ((G, D, Gs) Network states, version 3); read it with
 `idd_tf.load_stylegan` or NVIDIA's own code.
 
 - Command: `{command}` (its StyleGAN step: `python scripts/train_stylegan.py --preset {preset}
