@@ -263,9 +263,59 @@ def rendered_grid_inputs(k: int, seed: int, resolution: int) -> dict:
     return {"id": np.stack([x["image"] for x in a]), "attr": np.stack([y["image"] for y in b]), "truth": truth}
 
 
-def pictures(net, G, seed: int = 0, psi: float = 0.7, cutoff: int = 8, k: int = 6) -> dict:
-    """The Fig. 4 analogs as uint8 images: {"grid_generated": k x k grid on StyleGAN samples,
-    "grid_rendered": the method's grid on renders | the ground-truth grid, side by side}."""
+INTERPOLATION_ROWS = (("attr", "w"), ("attr", "z"), ("id", "w"), ("id", "z"))
+
+
+def interpolation_strip(net, ids_u8, attrs_u8, steps: int = 8) -> np.ndarray:
+    """uint8 image, one row per INTERPOLATION_ROWS entry (what varies, where it is interpolated):
+    attributes from attr 0 to attr 1 with identity 0 fixed, in W (M's outputs) and in Z (the
+    encoder codes, then M); then identity from id 0 to id 1 with attributes 0 fixed."""
+    from idd_tf import model
+    ids, attrs = stylegan.from_uint8(ids_u8[:2]), stylegan.from_uint8(attrs_u8[:2])
+    t = np.linspace(0.0, 1.0, steps)
+    rows = [stylegan.to_uint8(model.interpolate(net, ids, attrs, vary, space, t)).numpy()
+            for vary, space in INTERPOLATION_ROWS]
+    return np.concatenate([np.concatenate(list(r), axis=1) for r in rows], axis=0)
+
+
+def w_pca_plot(net, G, pairs: dict, psi: float, cutoff: int, n_real: int = 2000, seed: int = 0) -> np.ndarray:
+    """uint8 image: M's outputs on the pairs and real W samples (z -> mapping, truncated as the
+    training data) projected on the first two principal components of the real ones: what D_W
+    pushes M's outputs towards."""
+    import io
+
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from PIL import Image
+    z = np.random.RandomState([seed, 3]).randn(n_real, G.latent_size).astype(np.float32)
+    real = _batched(lambda zz: G.truncate(G.mapping(zz), psi, cutoff).numpy()[:, 0], z)
+    fake = _batched(lambda i: net.encode(stylegan.from_uint8(pairs["id"][i]),
+                                         stylegan.from_uint8(pairs["attr"][i]))["ws"].numpy()[:, 0],
+                    np.arange(len(pairs["id"])))
+    mean = real.mean(0)
+    _, _, vt = np.linalg.svd(real - mean, full_matrices=False)
+    pr, pf = (real - mean) @ vt[:2].T, (fake - mean) @ vt[:2].T
+    fig, ax = plt.subplots(figsize=(5, 5))
+    ax.scatter(pr[:, 0], pr[:, 1], s=4, alpha=0.4, label=f"real w (mapping, psi {psi})")
+    ax.scatter(pf[:, 0], pf[:, 1], s=6, alpha=0.7, label="M(E_id(I_id), E_attr(I_attr))")
+    ax.set_xlabel("PC 1 of real w")
+    ax.set_ylabel("PC 2 of real w")
+    ax.legend(loc="best", fontsize=8)
+    ax.set_title("W space: the method's codes against real samples", fontsize=9)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=80)
+    plt.close(fig)
+    return np.asarray(Image.open(buf).convert("RGB"))
+
+
+def pictures(net, G, seed: int = 0, psi: float = 0.7, cutoff: int = 8, k: int = 6,
+             pca_pairs: int = 200) -> dict:
+    """The paper's figure analogs as uint8 images: {"grid_generated": k x k grid on StyleGAN
+    samples (Fig. 4), "grid_rendered": the method's grid on renders | the ground-truth grid,
+    side by side, "interpolation": `interpolation_strip` on generated inputs, "w_pca":
+    `w_pca_plot` of M's outputs on `pca_pairs` generated pairs}."""
     from idd_tf import model
     g = generated_pairs(G, k, seed + 77, psi, cutoff)
     r = rendered_grid_inputs(k, seed, G.resolution)
@@ -273,7 +323,10 @@ def pictures(net, G, seed: int = 0, psi: float = 0.7, cutoff: int = 8, k: int = 
     truth_grid = model.swap_grid(None, r["id"], r["attr"], truth=r["truth"])
     gap = np.full((method_grid.shape[0], G.resolution // 2, 3), 255, np.uint8)
     return {"grid_generated": model.swap_grid(net, g["id"], g["attr"]),
-            "grid_rendered": np.concatenate([method_grid, gap, truth_grid], axis=1)}
+            "grid_rendered": np.concatenate([method_grid, gap, truth_grid], axis=1),
+            "interpolation": interpolation_strip(net, g["id"], g["attr"]),
+            "w_pca": w_pca_plot(net, G, generated_pairs(G, pca_pairs, seed + 78, psi, cutoff), psi, cutoff,
+                                seed=seed)}
 
 
 def table_markdown(results: dict, steps: int, command: str) -> str:

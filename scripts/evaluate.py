@@ -5,7 +5,7 @@ Toy-world runs (toy E_id; chosen automatically) are scored by the toy world's in
 evaluator instead, against copy-I_attr, copy-I_id and StyleGAN style-mixing baselines, on
 generated and on rendered pairs (with the ideal render as ground truth): idd_tf.toy_protocol.
 
-    python scripts/evaluate.py --run runs/00000-toy                 # RUN/eval/eval.json, eval.md, grid_*.png, best_worst.png
+    python scripts/evaluate.py --run runs/00000-toy                 # RUN/eval/eval.json, eval.md, grid_*.png, interpolation.png, w_pca.png, best_worst.png
 
     python scripts/evaluate.py --run RUN --num_pairs 500 --fid_weights inception_v3_notop.h5 --out out/eval
     python scripts/evaluate.py --run RUN --id_dir photos/ids --attr_dir photos/attrs --align --num_pairs 500 \\
@@ -124,7 +124,7 @@ def toy_main(out_dir):
     if sheet is not None:
         data.save_image(out_dir / "best_worst.png", sheet)
     print(md, end="")
-    print(f"wrote {out_dir}/eval.json, eval.md, grid_generated.png, grid_rendered.png"
+    print(f"wrote {out_dir}/eval.json, eval.md, {', '.join(f'{k}.png' for k in pics)}"
           f"{', best_worst.png' if sheet is not None else ''} {_console.elapsed()}")
 
 

@@ -112,8 +112,15 @@ def test_evaluate_script_recognises_a_toy_run(untrained_toy_run, tmp_path):
     assert result["n"] == 8 and result["checkpoint"].endswith("ckpt-3")
     assert set(result["targets"]) and "ground truth" in result["rendered"] and result["best_mixing"]
     assert result["generated"]["copy I_attr"]["norm_id"] == 1.0
-    for name in ("eval.md", "grid_generated.png", "grid_rendered.png"):
+    for name in ("eval.md", "grid_generated.png", "grid_rendered.png", "interpolation.png", "w_pca.png"):
         assert (out / name).is_file()
+    from PIL import Image
+    strip = np.asarray(Image.open(out / "interpolation.png"))
+    assert strip.shape == (4 * 64, 8 * 64, 3)   # 4 rows (attr/id x W/Z), 8 steps
+    # every row starts at the same inputs (identity 0, attributes 0): equal first columns
+    first = strip[:, :64].reshape(4, 64, 64, 3)
+    assert all(np.abs(first[i].astype(int) - first[0]).max() <= 1 for i in range(4))
+    assert np.abs(strip[:64, -64:].astype(int) - strip[:64, :64]).max() > 0   # the attributes moved
     assert "| method |" in ev.stdout and "wrote" in ev.stdout
     refused = run_script("scripts/evaluate.py", "--run", untrained_toy_run, "--num_pairs", 8, "--out", out,
                          timeout=600)
