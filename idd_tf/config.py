@@ -485,6 +485,26 @@ def _from_dict(cls, d: Mapping[str, Any]):
 
 # The toy world's shipped parts (repository folder stylegan_weights/toy/, a model card beside each).
 TOY_WEIGHTS_DIR = str(__import__("pathlib").Path(__file__).resolve().parents[1] / "stylegan_weights" / "toy")
+WEIGHT_FIELDS = ("stylegan_weights", "id_encoder.weights", "attr_encoder.weights", "landmarks.weights")
+
+
+def relocate_toy_weights(config: "TrainConfig") -> "TrainConfig":
+    """A run made in another clone of idd-tf (e.g. the shipped toy run) names the toy parts by
+    that clone's absolute paths: each weight path that does not exist and points into some
+    `stylegan_weights/toy/` is redirected to this clone's TOY_WEIGHTS_DIR when the file is there."""
+    from pathlib import Path
+    changes = {}
+    for field in WEIGHT_FIELDS:
+        value = config.to_dict()
+        for part in field.split("."):
+            value = value[part]
+        if not value or Path(value).exists():
+            continue
+        p = Path(value)
+        if p.parent.name == "toy" and p.parent.parent.name == "stylegan_weights" \
+                and (Path(TOY_WEIGHTS_DIR) / p.name).exists():
+            changes[field] = str(Path(TOY_WEIGHTS_DIR) / p.name)
+    return config.replace(**changes) if changes else config
 
 TRAIN_PRESETS: dict[str, TrainConfig] = {
     # The official setting at 256 (batch 6); every number checked against the official code:

@@ -162,6 +162,8 @@ def load_run(run_dir, checkpoint: str | None = None) -> dict:
 
     run_dir = Path(run_dir)
     config = TrainConfig.from_run_dir(run_dir)   # FileNotFoundError / ConfigError naming the file
+    from idd_tf.config import relocate_toy_weights
+    config = relocate_toy_weights(config)        # a toy run made in another clone (the shipped one)
     sg_path = Path(config.stylegan_weights) if config.stylegan_weights else run_dir / "stylegan"
     if not sg_path.exists() and (run_dir / "stylegan").exists():
         sg_path = run_dir / "stylegan"  # the run directory was moved

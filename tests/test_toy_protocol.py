@@ -158,3 +158,26 @@ def test_toy_table_trains_scores_and_tables_variants(tmp_path):
     again = run_script("scripts/toy_table.py", "--out", out, "--steps", 2, "--variants", "full",
                        "--num_pairs", 8, "--overwrite", *small, timeout=1200)
     assert again.returncode == 0 and "train.py" not in again.stdout
+
+
+def test_a_toy_run_from_another_clone_finds_this_clones_toy_parts(untrained_toy_run, tmp_path):
+    """The shipped run's config.json names the toy parts by the absolute paths of the clone that
+    trained it: load_run redirects them to this clone's stylegan_weights/toy/."""
+    import json
+    import shutil
+    run = tmp_path / "moved"
+    shutil.copytree(untrained_toy_run, run)
+    d = json.loads((run / "config.json").read_text())
+    for key in ("stylegan_weights",):
+        d[key] = "/elsewhere/idd-tf/stylegan_weights/toy/" + d[key].rsplit("/", 1)[1]
+    d["id_encoder"]["weights"] = "/elsewhere/idd-tf/stylegan_weights/toy/toy_id.weights.h5"
+    d["landmarks"]["weights"] = "/elsewhere/x/toy_lnd.weights.h5"   # not under stylegan_weights/toy
+    (run / "config.json").write_text(json.dumps(d))
+    relocated = cfg.relocate_toy_weights(cfg.TrainConfig.from_run_dir(run))
+    assert relocated.stylegan_weights == f"{cfg.TOY_WEIGHTS_DIR}/stylegan_toy.pkl"
+    assert relocated.id_encoder.weights == f"{cfg.TOY_WEIGHTS_DIR}/toy_id.weights.h5"
+    assert relocated.landmarks.weights == "/elsewhere/x/toy_lnd.weights.h5"   # left alone
+    d["landmarks"]["weights"] = f"{cfg.TOY_WEIGHTS_DIR}/toy_lnd.weights.h5"
+    (run / "config.json").write_text(json.dumps(d))
+    loaded = model_lib.load_run(run)
+    assert loaded["config"].stylegan_weights == f"{cfg.TOY_WEIGHTS_DIR}/stylegan_toy.pkl"
