@@ -275,7 +275,7 @@ def generate_dataset(G, out_dir, num_images: int, shard_size: int = 1000, psi: f
     mine = [k for k in range(total_shards) if k % num_shards == shard_index]
     todo = [k for k in mine if not (out_dir / shard_name(k)).exists()]
     bar = tqdm(total=sum(min(shard_size, num_images - k * shard_size) for k in todo),
-               desc=f"dataset {out_dir.name}", unit="img", disable=not progress)
+               desc=f"generating {out_dir.name}/", unit="img", disable=not progress)
     for k in todo:
         lo, hi = k * shard_size, min((k + 1) * shard_size, num_images)
         records = []

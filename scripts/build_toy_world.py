@@ -10,7 +10,12 @@ Steps, each skipped when its output exists and resumed from its checkpoint when 
    (`scripts/train_stylegan.py --preset toy`, run directory `<work>/stylegan`);
 3. its NVIDIA-format pickle copied to `<out>/stylegan_toy.pkl`, a fixed-seed sample grid, its
    quality in the evaluator's terms (FID/KID vs renders with the render-vs-render floor, factor
-   coverage with histograms) and `MODEL_CARD_stylegan.md`.
+   coverage with histograms) and `MODEL_CARD_stylegan.md`;
+4. the method itself (full builds only, not --quick): `scripts/train.py --preset toy --steps
+   --run_steps` on those parts (run directory `<work>/method`), scored by `scripts/evaluate.py`
+   (500 pairs), and shipped as `<out>/run`: config.json, E_attr / M / D_W weights only (no
+   optimizer state), the evaluation (eval.json, eval.md, pictures) and `MODEL_CARD.md`. The demo,
+   the notebook and `--run stylegan_weights/toy/run` use it.
 """
 
 import json
@@ -34,6 +39,9 @@ flags.DEFINE_bool("quick", False, "minutes-long smoke version (tiny networks, fe
 flags.DEFINE_integer("quality_samples", None, "samples for FID/KID/coverage (default 5000; quick 200)")
 flags.DEFINE_bool("overwrite", False, "replace existing shipped files")
 flags.DEFINE_multi_string("stylegan_set", [], "--set options passed to train_stylegan.py")
+flags.DEFINE_integer("run_steps", 3000, "training steps of the shipped toy run (step 4)")
+flags.DEFINE_multi_string("run_set", [], "--set options passed to train.py for the shipped run (step 4)")
+flags.DEFINE_integer("run_eval_pairs", 500, "pairs per source of the shipped run's evaluation (step 4)")
 
 ROOT = Path(__file__).resolve().parents[1]
 PICKLE = "stylegan_toy.pkl"
@@ -81,7 +89,69 @@ def main(argv):
                    *(f"--stylegan_set {s}" for s in FLAGS.stylegan_set)]
         stylegan_card(target, run_dir, out, FLAGS.quality_samples or (200 if FLAGS.quick else 5000),
                       " ".join(command), "quick" if FLAGS.quick else "toy")
+    if not FLAGS.quick:
+        ship_run(out, work / "method", FLAGS.run_steps)
     print(f"toy world in {out} ({time.perf_counter() - t0:.0f} s this session)")
+
+
+def ship_run(out: Path, method_dir: Path, steps: int) -> None:
+    """Step 4: train the method on the shipped parts, evaluate it, copy the small result to
+    <out>/run (its card is written last: a run with a card is complete)."""
+    from idd_tf import toynets
+    shipped = out / "run"
+    if (shipped / "MODEL_CARD.md").exists() and not FLAGS.overwrite:
+        logging.info("%s exists with its model card (pass --overwrite to replace it)", shipped)
+        return
+    train = [ROOT / "scripts" / "train.py", "--preset", "toy", "--steps", steps,
+             *sum((["--set", x] for x in FLAGS.run_set), [])]
+    if (method_dir / "config.json").exists():
+        _run(train + ["--resume", method_dir])
+    else:  # the parts of this build (`out`), not whatever the preset names
+        _run(train + ["--run_dir", method_dir, "--stylegan", out / PICKLE,
+                      "--vggface2", out / toynets.file_names("id")["weights"],
+                      "--landmarks", out / toynets.file_names("lnd")["weights"]])
+    _run([ROOT / "scripts" / "evaluate.py", "--run", method_dir, "--num_pairs", FLAGS.run_eval_pairs,
+          "--out", method_dir / "eval", "--overwrite"])
+    import tensorflow as tf
+
+    from idd_tf import data, model
+    from idd_tf.trainer import model_parts
+    run = model.load_run(method_dir)
+    tmp = out / ".run.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    shutil.copyfile(method_dir / "config.json", tmp / "config.json")
+    step = int(Path(run["checkpoint"]).name.split("-")[-1])
+    tf.train.CheckpointManager(tf.train.Checkpoint(**model_parts(run["model"])), str(tmp / "checkpoints"),
+                               max_to_keep=1).save(checkpoint_number=step)
+    shutil.copytree(method_dir / "eval", tmp / "eval")
+    result = json.loads((method_dir / "eval" / "eval.json").read_text())
+    timing = json.loads((method_dir / "timing.json").read_text()) if (method_dir / "timing.json").exists() else {}
+    size = sum(f.stat().st_size for f in tmp.rglob("*") if f.is_file())
+    card = f"""# Shipped toy-world run (`run/`)
+
+The method (E_attr, M and D_W; toy E_id, toy E_lnd and the toy StyleGAN frozen, all from this
+folder) trained {step} steps with `python scripts/train.py --preset toy --steps {steps}{"".join(f" --set {x}" for x in FLAGS.run_set)}`, batch
+{run["config"].batch_size}, on 2 CPU cores{f" ({timing['seconds'] / 60:.0f} min)" if timing.get("seconds") else ""}; rebuilt by `python scripts/build_toy_world.py --run_steps {steps}{"".join(f" --run_set {x}" for x in FLAGS.run_set)}` (step 4).
+Only the trained weights are shipped (no optimizer state): {size / 1e6:.1f} MB with the evaluation.
+
+Use it with `--run stylegan_weights/toy/run` in combine_grid.py, interpolate.py, reenact.py,
+evaluate.py and export.py; demo.py and the notebook use it by default.
+
+## Evaluation (`eval/eval.md`, {result["n"]} pairs per source, the independent evaluator)
+
+{(method_dir / "eval" / "eval.md").read_text()}
+"""
+    data.atomic_write_bytes(tmp / "MODEL_CARD.md", card.encode())
+    if shipped.exists():
+        old = out / ".run.old"
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(shipped, old)
+        os.replace(tmp, shipped)
+        shutil.rmtree(old)
+    else:
+        os.replace(tmp, shipped)
+    logging.info("shipped %s (%.1f MB)", shipped, size / 1e6)
 
 
 def stylegan_card(pickle_path, run_dir, out, n, command, preset):
