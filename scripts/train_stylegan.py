@@ -85,6 +85,10 @@ def main(argv):
         if FLAGS.init and fresh:
             nets = legacy.load_pickle(FLAGS.init)
             config = config.replace(stylegan=nets["config"].to_dict())
+            if not any(s.startswith("lod_initial_resolution=") for s in FLAGS.set):
+                # a trained full-resolution network continues at full resolution (lod 0), unless
+                # told otherwise: growing would restart it at the preset's 8 px
+                config = config.replace(lod_initial_resolution=0)
         else:
             nets = gan_training.build_networks(config)
         source = (gan_training.toy_source(config.stylegan.resolution, config.seed) if config.data == "toy"
