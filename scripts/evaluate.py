@@ -113,7 +113,7 @@ def toy_main(out_dir):
     sheet = toy_best_worst(result, f"{FLAGS.run} ({Path(run['checkpoint']).name}): generated pairs, "
                                    f"best and worst of {n} by the toy evaluator") if FLAGS.best_worst else None
     pics = toy_protocol.pictures(run["model"], run["stylegan"], FLAGS.seed, cfg.truncation_psi,
-                                 cfg.truncation_cutoff)
+                                 cfg.truncation_cutoff, pca_pairs=min(n, 200))
     result = {"run": str(FLAGS.run), "checkpoint": run["checkpoint"],
               "targets": toy_protocol.targets(result), **toy_protocol.strip_private(result)}
     data.atomic_write_bytes(out_dir / "eval.json", (json.dumps(result, indent=2) + "\n").encode())
