@@ -95,7 +95,10 @@ def validate(config, prefix: str = "") -> None:
     for f in dataclasses.fields(config):
         name, value = prefix + f.name, getattr(config, f.name)
         if not _type_ok(value, hints[f.name]):
-            raise ConfigError(f"{name}={value!r} has the wrong type: expected {_type_name(hints[f.name])}")
+            hint = ""
+            if isinstance(value, str) and "," in value and typing.get_origin(hints[f.name]) in (tuple, list):
+                hint = f" (a JSON list: --set {name}=[{value}])"
+            raise ConfigError(f"{name}={value!r} has the wrong type: expected {_type_name(hints[f.name])}{hint}")
         if dataclasses.is_dataclass(value) and not isinstance(value, StyleGANConfig):
             validate(value, name + ".")
         elif name in FIELD_RULES:

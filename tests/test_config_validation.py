@@ -139,3 +139,10 @@ def test_a_corrupt_latest_checkpoint_falls_back_to_the_one_before(tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
     assert restore_latest(ckpt, empty) == {"path": None, "skipped": []}
+
+
+def test_a_comma_list_for_a_tuple_field_gets_the_json_form():
+    with pytest.raises(cfg.ConfigError, match=r"a JSON list: --set sample_grid=\[2,2\]"):
+        cfg.GAN_PRESETS["quick"].replace(sample_grid="2,2")
+    with pytest.raises(cfg.ConfigError, match=r"--set mapping.hidden=\[64,32\]"):
+        TINY.replace(**{"mapping.hidden": "64,32"})
