@@ -181,3 +181,22 @@ def test_a_toy_run_from_another_clone_finds_this_clones_toy_parts(untrained_toy_
     (run / "config.json").write_text(json.dumps(d))
     loaded = model_lib.load_run(run)
     assert loaded["config"].stylegan_weights == f"{cfg.TOY_WEIGHTS_DIR}/stylegan_toy.pkl"
+
+
+@pytest.mark.skipif(not (SHIPPED / "run" / "MODEL_CARD.md").is_file(),
+                    reason="the shipped toy run is not built yet (scripts/build_toy_world.py, step 4)")
+def test_the_shipped_run_beats_both_copy_baselines_on_64_generated_pairs():
+    """Inference only: on 64 toy-StyleGAN pairs the shipped run's output is closer to I_id in
+    identity than copying I_attr is, and closer to I_attr in attributes than copying I_id is
+    (the independent evaluator judges)."""
+    from idd_tf import toy_evaluation, toynets
+    run = model_lib.load_run(SHIPPED / "run")
+    c = run["config"]
+    evaluator = toynets.load_net(SHIPPED, "evaluator")
+    g = tp.generated_pairs(run["stylegan"], 64, 0, c.truncation_psi, c.truncation_cutoff)
+    ev = {k: toy_evaluation.evaluator_outputs(evaluator, g[k]) for k in ("id", "attr")}
+    out = tp.method(run["model"])(g["id"], g["attr"])
+    scores = {name: toy_evaluation.disentanglement_scores(evaluator, ev["id"], ev["attr"], x)
+              for name, x in (("method", out), ("copy I_attr", ev["attr"]), ("copy I_id", ev["id"]))}
+    assert scores["method"]["id_factor_error"] < scores["copy I_attr"]["id_factor_error"]
+    assert scores["method"]["attr_factor_error"] < scores["copy I_id"]["attr_factor_error"]
