@@ -154,6 +154,7 @@ class GANTrainer:
             G=weights_checkpoint(G), D=weights_checkpoint(D), Gs=weights_checkpoint(Gs),
             g_opt=self.g_opt, d_opt=self.d_opt, step=self.step, nimg=self.nimg)
         self._steps = {}  # (with_r1, level) -> tf.function
+        self._noise_held = False
 
     # -- G in training mode (G_style with is_training=True) -------------------------------------
     def _generate(self, seeds, level, fade):
@@ -177,8 +178,10 @@ class GANTrainer:
             ws = tf.where(idx < cutoff, ws, ws2)
         noise_seeds = tf.random.experimental.stateless_split(seeds[2], G.num_layers)
         noise = [tf.random.stateless_normal([batch, 2 ** (i // 2 + 2), 2 ** (i // 2 + 2), 1],
-                                            seed=noise_seeds[i]) if i < layers else None
+                                            seed=noise_seeds[i]) if i < layers and c.noise else None
                  for i in range(G.num_layers)]
+        if not c.noise:
+            noise = [tf.zeros([1, 1, 1, 1]) if i < layers else None for i in range(G.num_layers)]
         if not self.config.lod_initial_resolution:
             return G.synthesis(ws, noise=noise)
         return G.synthesis.grown(ws, level, fade, noise=noise)
@@ -238,6 +241,11 @@ class GANTrainer:
         reals = tf.convert_to_tensor(reals)
         if reals.shape[0] != c.batch_size:
             raise ValueError(f"expected a batch of {c.batch_size} images, got {reals.shape[0]}")
+        if not c.noise and not self._noise_held:   # after any restore: the strengths of G and Gs
+            for net in (self.G, self.Gs):
+                for layer in net.synthesis.styled_layers:
+                    layer.noise_strength.assign(tf.zeros_like(layer.noise_strength))
+            self._noise_held = True
         step, nimg = int(self.step.numpy()), int(self.nimg.numpy())
         with_r1 = c.r1_gamma > 0 and step % c.r1_interval == 0
         lod = lod_at(c, nimg / 1000.0)

@@ -269,3 +269,24 @@ def test_build_toy_world_quick(tmp_path):
     assert third.returncode == 0, third.stderr[-3000:]
     assert (out / "MODEL_CARD_stylegan.md").read_text().split("## Quality")[0] == card.split("## Quality")[0]
     assert (out / "MODEL_CARD_id.md").is_file()
+
+
+def test_training_without_noise_holds_every_noise_strength_at_zero():
+    """noise=False (the toy preset): no noise in training and every noise_strength of G and Gs
+    at 0, also when a restored run had learnt some, so the const noise buffers change nothing."""
+    c = TINY.replace(noise=False)
+    nets = gt.build_networks(c, seed=0)
+    for net in (nets["G"], nets["Gs"]):   # as if restored from a run trained with noise
+        for layer in net.synthesis.styled_layers:
+            layer.noise_strength.assign(tf.fill(layer.noise_strength.shape, 0.3))
+    trainer = gt.GANTrainer(nets["G"], nets["D"], nets["Gs"], c)
+    before = _values(nets["G"])
+    trainer.train_step(_random_reals(4, 32))
+    after = _values(nets["G"])
+    assert any(not np.array_equal(before[k], after[k]) for k in before)   # G did train
+    for net in (nets["G"], nets["Gs"]):
+        for layer in net.synthesis.styled_layers:
+            np.testing.assert_array_equal(layer.noise_strength.numpy(), 0.0)
+    z = tf.random.stateless_normal([2, c.stylegan.latent_size], seed=[0, 1])
+    np.testing.assert_array_equal(nets["Gs"](z, noise_mode="const").numpy(),
+                                  nets["Gs"](z, noise_mode="random").numpy())
