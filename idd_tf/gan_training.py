@@ -86,6 +86,16 @@ def work_left(config: GANTrainConfig, step: int, total_steps: int) -> float:
     return sum(cost[level(s)] for s in range(step, total_steps)) / cost[level(step)]
 
 
+def resets_adam(config: GANTrainConfig, nimg: int) -> bool:
+    """Whether the step starting at image `nimg` resets both Adam states (NVIDIA: floor or ceil of
+    lod changed since the previous step). A function of the image counter, so a resumed run
+    resets exactly where the uninterrupted one did."""
+    if not nimg:
+        return False
+    lod, prev = lod_at(config, nimg / 1000.0), lod_at(config, (nimg - config.batch_size) / 1000.0)
+    return bool(np.floor(lod) != np.floor(prev) or np.ceil(lod) != np.ceil(prev))
+
+
 def reset_optimizer(optimizer) -> None:
     """NVIDIA's Optimizer.reset_optimizer_state: zero Adam's moments and its step counter."""
     for v in optimizer.variables:
@@ -249,11 +259,9 @@ class GANTrainer:
         step, nimg = int(self.step.numpy()), int(self.nimg.numpy())
         with_r1 = c.r1_gamma > 0 and step % c.r1_interval == 0
         lod = lod_at(c, nimg / 1000.0)
-        if nimg:  # a function of the image counter, so a resumed run resets where the original did
-            prev = lod_at(c, (nimg - c.batch_size) / 1000.0)
-            if np.floor(lod) != np.floor(prev) or np.ceil(lod) != np.ceil(prev):
-                reset_optimizer(self.g_opt)
-                reset_optimizer(self.d_opt)
+        if resets_adam(c, nimg):
+            reset_optimizer(self.g_opt)
+            reset_optimizer(self.d_opt)
         level = int(np.floor(lod))
         key = (with_r1, level)
         if key not in self._steps:

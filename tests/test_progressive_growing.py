@@ -126,7 +126,23 @@ def test_process_reals_is_nvidias():
     np.testing.assert_allclose(out, half + (coarse - half) * 0.25, rtol=1e-5, atol=1e-6)
 
 
+def test_adam_resets_where_floor_or_ceil_of_lod_changes():
+    # 8 -> 32 px, steps of 4 images, 8 images per level and per fade: lods 2,2,2,1.5,1,1,1,0.5,0,0
+    c = TINY.replace(lod_initial_resolution=8, lod_training_kimg=0.008, lod_transition_kimg=0.008)
+    assert [gt.resets_adam(c, 4 * i) for i in range(10)] == [
+        False, False, False, True, True, False, False, True, True, False]
+    assert not any(gt.resets_adam(TINY, 4 * i) for i in range(10))   # no growing: never
+    opt = tf.keras.optimizers.Adam(0.01)
+    v = tf.Variable([1.0, 2.0])
+    opt.apply_gradients([(tf.constant([0.5, -0.5]), v)])
+    gt.reset_optimizer(opt)
+    assert int(opt.iterations.numpy()) == 0 and float(opt.learning_rate.numpy()) == pytest.approx(0.01)
+    assert all(not np.any(x.numpy()) for x in opt.variables if "learning_rate" not in x.path)
+
+
+@pytest.mark.slow
 def test_training_grows_through_the_levels_and_resets_adam():
+    """Slow (two traced training steps, ~30 s idle); the fast tests above cover its parts."""
     # 16 px -> 32 px; 8 images per level and per fade: steps of 4 images. No R1 here (its
     # full-size scaling is tested above): two traced steps instead of four.
     c = TINY.replace(lod_initial_resolution=16, lod_training_kimg=0.008, lod_transition_kimg=0.008,
