@@ -496,9 +496,9 @@ def relocate_toy_weights(config: "TrainConfig") -> "TrainConfig":
     that clone's absolute paths: each weight path that does not exist and points into some
     `stylegan_weights/toy/` is redirected to this clone's TOY_WEIGHTS_DIR when the file is there."""
     from pathlib import Path
-    changes = {}
+    changes, d = {}, config.to_dict()
     for field in WEIGHT_FIELDS:
-        value = config.to_dict()
+        value = d
         for part in field.split("."):
             value = value[part]
         if not value or Path(value).exists():

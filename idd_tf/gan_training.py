@@ -77,13 +77,18 @@ def lod_at(config: GANTrainConfig, kimg: float) -> float:
 def work_left(config: GANTrainConfig, step: int, total_steps: int) -> float:
     """Steps left to `total_steps`, weighted by the cost of their growing level relative to the
     level of `step` (config.GROWING_STEP_COST): what the ETA divides by the current speed."""
-    from idd_tf.config import GROWING_STEP_COST as cost
-    if not config.lod_initial_resolution:
-        return float(total_steps - step)
+    if not config.lod_initial_resolution or step >= total_steps:
+        return float(max(total_steps - step, 0))
+    costs = _step_costs(config, total_steps)
+    return float(costs[step:].sum()) / costs[step]
 
-    def level(s):
-        return min(int(np.floor(lod_at(config, s * config.batch_size / 1000.0))), len(cost) - 1)
-    return sum(cost[level(s)] for s in range(step, total_steps)) / cost[level(step)]
+
+@functools.lru_cache(maxsize=4)
+def _step_costs(config: GANTrainConfig, total_steps: int) -> np.ndarray:
+    """The relative cost of every step of a growing run (computed once, not per progress line)."""
+    from idd_tf.config import GROWING_STEP_COST as cost
+    return np.array([cost[min(int(np.floor(lod_at(config, s * config.batch_size / 1000.0))), len(cost) - 1)]
+                     for s in range(total_steps)])
 
 
 def resets_adam(config: GANTrainConfig, nimg: int) -> bool:
@@ -188,13 +193,12 @@ class GANTrainer:
             ws = tf.where(idx < cutoff, ws, ws2)
         noise_seeds = tf.random.experimental.stateless_split(seeds[2], G.num_layers)
         noise = [tf.random.stateless_normal([batch, 2 ** (i // 2 + 2), 2 ** (i // 2 + 2), 1],
-                                            seed=noise_seeds[i]) if i < layers and c.noise else None
-                 for i in range(G.num_layers)]
-        if not c.noise:
-            noise = [tf.zeros([1, 1, 1, 1]) if i < layers else None for i in range(G.num_layers)]
-        if not self.config.lod_initial_resolution:
-            return G.synthesis(ws, noise=noise)
-        return G.synthesis.grown(ws, level, fade, noise=noise)
+                                            seed=noise_seeds[i]) if i < layers else None
+                 for i in range(G.num_layers)] if c.noise else None
+        mode = "random" if c.noise else "none"   # (`noise` given overrides the mode)
+        if not c.lod_initial_resolution:
+            return G.synthesis(ws, noise_mode=mode, noise=noise)
+        return G.synthesis.grown(ws, level, fade, noise_mode=mode, noise=noise)
 
     def _scores(self, images, level, fade):
         if not self.config.lod_initial_resolution:

@@ -316,6 +316,14 @@ class MappingNetwork(keras.Model):
         return {**super().get_config(), "config": self.config.to_dict()}
 
 
+def split_lod(lod: float, config: StyleGANConfig) -> tuple[int, float]:
+    """A Python lod in [0, resolution_log2 - 2] -> (level = floor(lod), fade = lod - level)."""
+    if not 0 <= lod <= config.resolution_log2 - 2:
+        raise ValueError(f"lod must be in [0, {config.resolution_log2 - 2}], got {lod}")
+    level = int(np.floor(lod))
+    return level, lod - level
+
+
 class SynthesisNetwork(keras.Model):
     """G_synthesis: per-layer dlatents [B, num_layers, dlatent_size] -> NHWC image [B, R, R, C].
 
@@ -388,17 +396,11 @@ class SynthesisNetwork(keras.Model):
         if ws.shape.rank != 3 or ws.shape[1] != c.num_layers or ws.shape[2] != c.dlatent_size:
             raise ValueError(f"dlatents must be [B, {c.num_layers}, {c.dlatent_size}] "
                              f"(or [B, {c.dlatent_size}]), got {ws.shape}")
-        if lod:
-            level = int(np.floor(lod))
-            if not 0 <= lod <= c.resolution_log2 - 2:
-                raise ValueError(f"lod must be in [0, {c.resolution_log2 - 2}], got {lod}")
-            images = self.grown(ws, level, lod - level, noise_mode=noise_mode, noise=noise)
-            return upscale2d(images, 2 ** level) if level else images
-        batch = tf.shape(ws)[0]
-        x = ws[:, 0]  # batch template for the constant input layer
-        for i, layer in enumerate(self.styled_layers):
-            x = layer(x, ws[:, i], self._layer_noise(i, batch, noise_mode, noise))
-        return self.torgb[0](x)
+        if not lod:
+            return self.grown(ws, 0, None, noise_mode=noise_mode, noise=noise)
+        level, fade = split_lod(lod, c)
+        images = self.grown(ws, level, fade, noise_mode=noise_mode, noise=noise)
+        return upscale2d(images, 2 ** level) if level else images
 
     def grown(self, ws, level: int, fade, noise_mode="const", noise=None):
         """Progressive growing: the image at its native resolution 2**(resolution_log2 - level).
@@ -407,7 +409,8 @@ class SynthesisNetwork(keras.Model):
         block's ToRGB output is blended with the upscaled ToRGB output of the block below,
         `img + (upscale(img_below) - img) * fade` (`lerp_clip` of G_synthesis). Upscaling the
         result by 2**level (nearest) is exactly NVIDIA's full-size output at that lod.
-        `level` is a Python int (it sets the graph); `fade` in [0, 1] may be a tensor.
+        `level` is a Python int (it sets the graph); `fade` in [0, 1] may be a tensor (None: no
+        blend, i.e. 0; the fixed-structure network at level 0).
         """
         c = self.config
         res_log2 = c.resolution_log2 - level
@@ -415,10 +418,10 @@ class SynthesisNetwork(keras.Model):
         if ws.shape.rank == 2:
             ws = tf.tile(ws[:, None, :], [1, c.num_layers, 1])
         batch = tf.shape(ws)[0]
-        x, below = ws[:, 0], None
+        x, below = ws[:, 0], None  # ws[:, 0]: the batch template of the constant input layer
         for i, layer in enumerate(self.styled_layers[:2 * (res_log2 - 1)]):
             x = layer(x, ws[:, i], self._layer_noise(i, batch, noise_mode, noise))
-            if i == 2 * (res_log2 - 2) - 1:
+            if i == 2 * (res_log2 - 2) - 1 and fade is not None:
                 below = x
         images = self.torgb[level](x)
         if below is None:
@@ -555,14 +558,12 @@ class Discriminator(keras.Model):
         if x.shape.rank != 4 or tuple(x.shape[1:]) != (c.resolution, c.resolution, c.num_channels):
             raise ValueError(f"discriminator expects NHWC [B, {c.resolution}, {c.resolution}, "
                              f"{c.num_channels}] images, got {x.shape}")
-        if lod:
-            if not 0 <= lod <= c.resolution_log2 - 2:
-                raise ValueError(f"lod must be in [0, {c.resolution_log2 - 2}], got {lod}")
-            level = int(np.floor(lod))
-            for _ in range(level):
-                x = downscale2d(x)
-            return self.grown(x, level, lod - level)
-        return self.grown(x, 0, None)
+        if not lod:
+            return self.grown(x, 0, None)
+        level, fade = split_lod(lod, c)
+        for _ in range(level):
+            x = downscale2d(x)
+        return self.grown(x, level, fade)
 
     def grown(self, images, level: int, fade):
         """Progressive growing: scores of images at their native resolution
