@@ -21,7 +21,8 @@ FIELD_RULES: dict[str, tuple] = {
     "dataset_size": (1, math.inf, True), "shard_size": (1, math.inf, True), "shuffle_buffer": _NONNEG,
     "log_every": (1, math.inf, True), "image_every": _NONNEG, "checkpoint_every": (1, math.inf, True),
     "max_checkpoints": (1, math.inf, True), "validate_every": _NONNEG, "validate_batches": (1, math.inf, True),
-    "validation_size": (1, math.inf, True), "id_encoder.arch": ("resnet50_vggface2", "toy"),
+    "validation_size": (1, math.inf, True), "eval_pairs": _NONNEG,
+    "id_encoder.arch": ("resnet50_vggface2", "toy"),
     "id_encoder.input_size": (1, math.inf, True), "id_encoder.resize_to": (1, math.inf, True),
     "id_encoder.crop_border": (0, 0.5, True), "id_encoder.width": _POSITIVE,
     "attr_encoder.arch": ("inception_v3", "tiny"), "attr_encoder.input_size": (1, math.inf, True),
@@ -465,7 +466,10 @@ class TrainConfig(_RunConfig):
     validation_size: int = 1000
     validation_seed_offset: int = 1
     validation_dataset: str | None = None
-
+    # Toy-world runs (toy E_id) only: at the end of training, scripts/train.py scores the run with
+    # the toy protocol on this many pairs per source (`toy_protocol.write_evaluation`, RUN/eval/;
+    # the same as scripts/evaluate.py); 0: no evaluation.
+    eval_pairs: int = 0
 
 
 def _from_dict(cls, d: Mapping[str, Any]):
@@ -534,7 +538,7 @@ TRAIN_PRESETS: dict[str, TrainConfig] = {
         optim=OptimConfig(lr_nonadv=5e-4, lr_adv=5e-5, lr_disc=2e-4),
         batch_size=16, steps=1000, dataset_size=5000, shard_size=1000, log_every=50,
         image_every=500, checkpoint_every=500, validate_every=500, validate_batches=8,
-        validation_size=256),
+        validation_size=256, eval_pairs=200),
     # Zero-download default: small random StyleGAN and encoders, a few minutes on 2 CPU cores.
     "tiny": TrainConfig(
         stylegan=STYLEGAN_PRESETS["tiny"],

@@ -366,3 +366,44 @@ def table_markdown(results: dict, steps: int, command: str) -> str:
         g, q = r["reconstruction"]["generated"], r["reconstruction"]["rendered"]
         lines.append(f"| {v} | {_fmt(g['psnr'], 2)} | {_fmt(g['id_cosine'])} | {_fmt(q['psnr'], 2)} | {_fmt(q['id_cosine'])} |")
     return "\n".join(lines) + "\n"
+
+
+def best_worst(result: dict, title: str, count: int = 4) -> np.ndarray:
+    """best_worst.png of `evaluate`'s result (before strip_private): the `count` best and worst
+    generated pairs by the evaluator's identity cosine and by landmark error."""
+    from idd_tf import annotate
+    pairs, pp = result["_images"]["generated_pairs"], result["generated"]["method"]["_per_pair"]
+    extra = [f"factor error: id {a:.3f}  attr {b:.3f}" for a, b in zip(pp["id_factor_error"], pp["attr_factor_error"])]
+    legend = annotate.legend("toy") + ["factor error = the protocol's identity (vs I_id) and attribute (vs I_attr) "
+                                       "factor errors, prior-std units (lower is better)"]
+    return annotate.best_worst_sheet(lambda i: (pairs["id"][i], pairs["attr"][i], pairs["method"][i]),
+                                     pp["id_cosine"], pp["landmark_error"], legend, pairs["id"].shape[1],
+                                     count, [f"generated pair {i}" for i in range(len(extra))], title, extra)
+
+
+def write_evaluation(net, G, evaluator, out_dir, *, n: int = 500, seed: int = 0, psi: float = 0.7,
+                     cutoff: int = 8, mixing: bool = True, best_worst_count: int = 4,
+                     title: str = "Toy-world evaluation", header: dict | None = None, progress=None) -> dict:
+    """`evaluate` + `pictures`, written to `out_dir` (atomically): eval.json (`header`, the
+    targets, the scores), eval.md, grid_generated / grid_rendered / interpolation / w_pca .png and,
+    with `best_worst_count`, best_worst.png. Returns {"result": eval.json's content, "markdown":
+    eval.md's text, "files": the names written}."""
+    import json
+    from pathlib import Path
+
+    from idd_tf import data
+    out_dir = Path(out_dir)
+    result = evaluate(net, G, evaluator, n=n, seed=seed, psi=psi, cutoff=cutoff, mixing=mixing,
+                      progress=progress)
+    sheet = best_worst(result, f"{title}: generated pairs, best and worst of {n} by the toy evaluator",
+                       best_worst_count) if best_worst_count else None
+    images = pictures(net, G, seed, psi, cutoff, pca_pairs=min(n, 200))
+    if sheet is not None:
+        images["best_worst"] = sheet
+    result = {**(header or {}), "targets": targets(result), **strip_private(result)}
+    md = report_markdown(result, title)
+    data.atomic_write_bytes(out_dir / "eval.json", (json.dumps(result, indent=2) + "\n").encode())
+    data.atomic_write_bytes(out_dir / "eval.md", md.encode())
+    for name, image in images.items():
+        data.save_image(out_dir / f"{name}.png", image)
+    return {"result": result, "markdown": md, "files": ["eval.json", "eval.md", *(f"{k}.png" for k in images)]}

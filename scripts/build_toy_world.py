@@ -107,7 +107,8 @@ def ship_run(out: Path, method_dir: Path, steps: int) -> None:
     if (method_dir / "config.json").exists():
         _run(train + ["--resume", method_dir])
     else:  # the parts of this build (`out`), not whatever the preset names
-        _run(train + ["--run_dir", method_dir, "--stylegan", out / PICKLE,
+        _run(train + ["--set", "eval_pairs=0",   # evaluated below, on --run_eval_pairs pairs
+                      "--run_dir", method_dir, "--stylegan", out / PICKLE,
                       "--vggface2", out / toynets.file_names("id")["weights"],
                       "--landmarks", out / toynets.file_names("lnd")["weights"]])
     _run([ROOT / "scripts" / "evaluate.py", "--run", method_dir, "--num_pairs", FLAGS.run_eval_pairs,

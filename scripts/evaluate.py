@@ -60,19 +60,6 @@ def is_toy_run(run_dir) -> bool:
     return config.TrainConfig.from_run_dir(run_dir).id_encoder.arch == "toy"
 
 
-def toy_best_worst(result, title):
-    """best_worst.png of a toy run: the generated pairs of toy_protocol.evaluate's `result`
-    (before strip_private), ranked by the evaluator's identity cosine and landmark error."""
-    from idd_tf import annotate
-    pairs, pp = result["_images"]["generated_pairs"], result["generated"]["method"]["_per_pair"]
-    extra = [f"factor error: id {a:.3f}  attr {b:.3f}" for a, b in zip(pp["id_factor_error"], pp["attr_factor_error"])]
-    legend = annotate.legend("toy") + ["factor error = the protocol's identity (vs I_id) and attribute (vs I_attr) "
-                                       "factor errors, prior-std units (lower is better)"]
-    return annotate.best_worst_sheet(lambda i: (pairs["id"][i], pairs["attr"][i], pairs["method"][i]),
-                                     pp["id_cosine"], pp["landmark_error"], legend, pairs["id"].shape[1],
-                                     FLAGS.best_worst, [f"generated pair {i}" for i in range(len(extra))], title, extra)
-
-
 def real_best_worst(per_pair, items, title):
     """best_worst.png of metrics.evaluate's "_per_pair" (kept images of the extreme pairs),
     ranked by identity (ArcFace's with --arcface, the dlib one shown too) and by expression."""
@@ -93,7 +80,7 @@ def toy_main(out_dir):
     """The toy-world protocol: eval.json, eval.md, grid_generated.png, grid_rendered.png, best_worst.png."""
     from tqdm import tqdm
 
-    from idd_tf import config, data, model, toy_protocol, toynets
+    from idd_tf import config, model, toy_protocol, toynets
     run = model.load_run(FLAGS.run, FLAGS.checkpoint)
     cfg = run["config"]
     evaluator = toynets.load_net(FLAGS.evaluator or config.TOY_WEIGHTS_DIR, "evaluator")
@@ -105,27 +92,15 @@ def toy_main(out_dir):
         bar.set_postfix_str(message)
         bar.update(stage - bar.n)
 
-    result = toy_protocol.evaluate(run["model"], run["stylegan"], evaluator, n=n, seed=FLAGS.seed,
-                                   psi=cfg.truncation_psi, cutoff=cfg.truncation_cutoff,
-                                   mixing=FLAGS.mixing, progress=progress)
+    title = f"Toy-world evaluation of {FLAGS.run} ({Path(run['checkpoint']).name})"
+    written = toy_protocol.write_evaluation(
+        run["model"], run["stylegan"], evaluator, out_dir, n=n, seed=FLAGS.seed, psi=cfg.truncation_psi,
+        cutoff=cfg.truncation_cutoff, mixing=FLAGS.mixing, best_worst_count=FLAGS.best_worst, title=title,
+        header={"run": str(FLAGS.run), "checkpoint": run["checkpoint"]}, progress=progress)
     bar.update(bar.total - bar.n)
     bar.close()
-    sheet = toy_best_worst(result, f"{FLAGS.run} ({Path(run['checkpoint']).name}): generated pairs, "
-                                   f"best and worst of {n} by the toy evaluator") if FLAGS.best_worst else None
-    pics = toy_protocol.pictures(run["model"], run["stylegan"], FLAGS.seed, cfg.truncation_psi,
-                                 cfg.truncation_cutoff, pca_pairs=min(n, 200))
-    result = {"run": str(FLAGS.run), "checkpoint": run["checkpoint"],
-              "targets": toy_protocol.targets(result), **toy_protocol.strip_private(result)}
-    data.atomic_write_bytes(out_dir / "eval.json", (json.dumps(result, indent=2) + "\n").encode())
-    md = toy_protocol.report_markdown(result, f"Toy-world evaluation of {FLAGS.run} ({Path(run['checkpoint']).name})")
-    data.atomic_write_bytes(out_dir / "eval.md", md.encode())
-    for name, image in pics.items():
-        data.save_image(out_dir / f"{name}.png", image)
-    if sheet is not None:
-        data.save_image(out_dir / "best_worst.png", sheet)
-    print(md, end="")
-    print(f"wrote {out_dir}/eval.json, eval.md, {', '.join(f'{k}.png' for k in pics)}"
-          f"{', best_worst.png' if sheet is not None else ''} {_console.elapsed()}")
+    print(written["markdown"], end="")
+    print(f"wrote {out_dir}/{', '.join(written['files'])} {_console.elapsed()}")
 
 
 def main(argv):

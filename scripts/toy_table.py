@@ -51,7 +51,9 @@ def train(run_dir: Path, variant: str, dataset: Path) -> None:
     if (run_dir / "config.json").exists():
         cmd = [script, "--resume", run_dir, "--steps", FLAGS.steps]
     else:
-        sets = [f"dataset={dataset}", f"validation_dataset={dataset}-val", *FLAGS.set, *VARIANTS[variant]]
+        # eval_pairs=0: the table scores every variant itself, on FLAGS.num_pairs pairs
+        sets = [f"dataset={dataset}", f"validation_dataset={dataset}-val", "eval_pairs=0", *FLAGS.set,
+                *VARIANTS[variant]]
         cmd = [script, "--preset", "toy", "--run_dir", run_dir, "--steps", FLAGS.steps,
                *[a for s in sets for a in ("--set", s)]]
     print(f"[{variant}] train.py {' '.join(map(str, cmd[1:]))}", flush=True)
@@ -94,16 +96,12 @@ def main(argv):
         run = model.load_run(out / variant)
         cfg = run["config"]
         print(f"[{variant}] evaluating {run['checkpoint']} on {FLAGS.num_pairs} pairs per source", flush=True)
-        r = toy_protocol.evaluate(run["model"], run["stylegan"], evaluator, n=FLAGS.num_pairs,
-                                  seed=FLAGS.seed, psi=cfg.truncation_psi, cutoff=cfg.truncation_cutoff,
-                                  mixing=variant == "full")
-        results[variant] = toy_protocol.strip_private(r)
-        ev_dir = out / variant / "eval"
-        data.atomic_write_bytes(ev_dir / "eval.json", (json.dumps(results[variant], indent=2) + "\n").encode())
-        data.atomic_write_bytes(ev_dir / "eval.md", toy_protocol.report_markdown(results[variant]).encode())
-        for name, image in toy_protocol.pictures(run["model"], run["stylegan"], FLAGS.seed,
-                                                 cfg.truncation_psi, cfg.truncation_cutoff).items():
-            data.save_image(ev_dir / f"{name}.png", image)
+        written = toy_protocol.write_evaluation(
+            run["model"], run["stylegan"], evaluator, out / variant / "eval", n=FLAGS.num_pairs,
+            seed=FLAGS.seed, psi=cfg.truncation_psi, cutoff=cfg.truncation_cutoff, mixing=variant == "full",
+            title=f"Toy-world evaluation of {variant} ({Path(run['checkpoint']).name})",
+            header={"run": str(out / variant), "checkpoint": run["checkpoint"]})
+        results[variant] = written["result"]
     md = toy_protocol.table_markdown(results, FLAGS.steps,
                                      f"python scripts/toy_table.py --steps {FLAGS.steps} --num_pairs {FLAGS.num_pairs}")
     data.atomic_write_bytes(out / "table.json", (json.dumps(results, indent=2) + "\n").encode())

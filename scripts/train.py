@@ -14,7 +14,10 @@ the tiny test preset, or an explicit --allow_random_encoders).
 
 Each run gets a new numbered directory under --run_root holding config.json, checkpoints/,
 logs/ (TensorBoard), images/ and, for a random StyleGAN, the StyleGAN itself (stylegan/).
-Nothing is ever deleted or overwritten; nothing prompts.
+Toy-world runs end with their evaluation (`eval_pairs` pairs per source, the toy protocol of
+scripts/evaluate.py) in eval/: eval.json, eval.md and the pictures; a resumed run that finishes
+again replaces it with the evaluation of its newer checkpoint. Nothing else is ever deleted or
+overwritten; nothing prompts.
 """
 
 import json
@@ -105,6 +108,33 @@ def dry_run(config) -> int:
         timing = preflight.timed_step(checked["model"], config.replace(stylegan=checked["stylegan"].config.to_dict()))
     print(preflight.report(config, checked, timing), file=sys.stderr)
     return 1 if checked["problems"] else 0
+
+
+def evaluate_toy_run(net, G, config, run_dir, checkpoint):
+    """The toy protocol on the trained model (the same as scripts/evaluate.py --run RUN --num_pairs
+    config.eval_pairs): RUN/eval/eval.json, eval.md and the pictures."""
+    from tqdm import tqdm
+
+    from idd_tf import config as cfg, toy_protocol, toynets
+    evaluator = toynets.load_net(cfg.TOY_WEIGHTS_DIR, "evaluator")
+    bar = tqdm(total=None, unit="stage", desc=f"toy evaluation ({config.eval_pairs} pairs)")
+
+    def progress(message, stage, stages):
+        bar.total = stages
+        bar.set_postfix_str(message)
+        bar.update(stage - bar.n)
+
+    written = toy_protocol.write_evaluation(
+        net, G, evaluator, run_dir / "eval", n=config.eval_pairs, psi=config.truncation_psi,
+        cutoff=config.truncation_cutoff, title=f"Toy-world evaluation of {run_dir} ({Path(checkpoint).name})",
+        header={"run": str(run_dir), "checkpoint": checkpoint}, progress=progress)
+    bar.update(bar.total - bar.n)
+    bar.close()
+    t = written["result"]["targets"]
+    m = written["result"]["generated"]["method"]
+    print(f"evaluation: identity error {m['norm_id']:.2f} x copy-I_attr's, attribute error {m['norm_attr']:.2f} x "
+          f"copy-I_id's ({sum(v['met'] for v in t.values())} of {len(t)} targets met; "
+          f"{run_dir / 'eval' / 'eval.md'}) {_console.elapsed()}")
 
 
 def main(argv):
@@ -250,6 +280,8 @@ def main(argv):
     mon.close()
     print(f"done: step {result['step']} {_console.elapsed()}; checkpoint {result['checkpoint']}, grid {grid}, "
           f"curves {run_dir / 'plots' / 'curves.png'}")
+    if config.eval_pairs and config.id_encoder.arch == "toy":
+        evaluate_toy_run(net, G, config, run_dir, result["checkpoint"])
     print(f"tensorboard --logdir {run_dir / 'logs'}")
 
 

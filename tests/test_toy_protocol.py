@@ -200,3 +200,41 @@ def test_the_shipped_run_beats_both_copy_baselines_on_64_generated_pairs():
               for name, x in (("method", out), ("copy I_attr", ev["attr"]), ("copy I_id", ev["id"]))}
     assert scores["method"]["id_factor_error"] < scores["copy I_attr"]["id_factor_error"]
     assert scores["method"]["attr_factor_error"] < scores["copy I_id"]["attr_factor_error"]
+
+
+@pytest.mark.slow
+@needs_evaluator
+def test_a_short_toy_training_run_lowers_the_identity_error_and_leaves_its_evaluation(tmp_path):
+    """train.py --preset toy for 80 steps (a small dataset): on the same 64 generated pairs the
+    independent evaluator finds the trained model's output closer to I_id in identity factors than
+    the untrained one's (the same initial weights: train.py seeds them with config.seed), and the
+    run ends with its evaluation in RUN/eval (eval_pairs pairs per source). About 3 min on 2 cores
+    (slow). Measured with the 72-kimg toy StyleGAN: 0.903 -> 0.814 (copying I_attr: 0.73)."""
+    import json
+
+    import keras
+
+    from conftest import run_script
+    from idd_tf import legacy, toy_evaluation, toynets
+    run = tmp_path / "run"
+    steps = 80
+    sets = ["dataset_size=256", "shard_size=128", "validate_every=0", "image_every=0", "eval_pairs=16",
+            f"checkpoint_every={steps}", "batch_size=8"]
+    proc = run_script("scripts/train.py", "--preset", "toy", "--run_dir", run, "--steps", steps,
+                      *[a for s in sets for a in ("--set", s)], timeout=1200)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "evaluation: identity error" in proc.stdout
+    result = json.loads((run / "eval" / "eval.json").read_text())
+    assert result["n"] == 16 and result["checkpoint"].endswith(f"ckpt-{steps}")
+    assert (run / "eval" / "eval.md").is_file() and (run / "eval" / "grid_rendered.png").is_file()
+
+    trained = model_lib.load_run(run)
+    config = trained["config"]
+    keras.utils.set_random_seed(config.seed)   # as train.py before building the model
+    untrained = model_lib.IDDModel(config, legacy.load_stylegan(config.stylegan_weights))
+    evaluator = toynets.load_net(SHIPPED, "evaluator")
+    g = tp.generated_pairs(trained["stylegan"], 64, 5, config.truncation_psi, config.truncation_cutoff)
+    e_id, e_attr = (toy_evaluation.evaluator_outputs(evaluator, g[k]) for k in ("id", "attr"))
+    error = {name: toy_evaluation.disentanglement_scores(evaluator, e_id, e_attr, tp.method(net)(g["id"], g["attr"]))
+             ["id_factor_error"] for name, net in (("before", untrained), ("after", trained["model"]))}
+    assert error["after"] < 0.95 * error["before"], error
