@@ -31,6 +31,11 @@ training shared the CPU, so about half the idle speed):
     (64 px in the same conditions: about 8-10 images/s; the real 8-px phase of the toy run,
     alone on the machine, logged 6.2 steps/s = 198 images/s)
 
+Re-timed 2026-11-27 12:45, the StyleGAN training paused (load from it 0), r1_interval 4, 64 px:
+this code 10.6 images/s, the 2026-11-25 code (commit 14ac702, 20.4 images/s that day) 10.1
+images/s back to back: the machine itself runs at about half its 11-25 speed today; no
+regression from progressive growing or the noise switch.
+
 The target (>= 31 images/s, 1.3x the 24 images/s the issue reports for NVIDIA's TF1 graph) is
 NOT met yet; NVIDIA's graph was not re-timed here. Next candidates: the elementwise chain of each
 synthesis layer (noise, bias, lrelu, instance norm, modulation: ~40% of G time at 32-64 channels),
