@@ -334,8 +334,11 @@ class _RunConfig:
         """The config.json of a run directory (FileNotFoundError naming it when absent)."""
         import json
         from pathlib import Path
-        path = Path(run_dir) / "config.json"
+        path = resolve_run_dir(run_dir) / "config.json"
         if not path.is_file():
+            if path.parent != Path(run_dir):
+                raise FileNotFoundError(f"the shipped toy run ({path.parent}) is not there: build it with "
+                                        "python scripts/build_toy_world.py (its last step)")
             raise FileNotFoundError(f"{run_dir} is not a run directory: no config.json there")
         try:
             d = json.loads(path.read_text())
@@ -493,6 +496,18 @@ def _from_dict(cls, d: Mapping[str, Any]):
 # The toy world's shipped parts (repository folder stylegan_weights/toy/, a model card beside each).
 TOY_WEIGHTS_DIR = str(__import__("pathlib").Path(__file__).resolve().parents[1] / "stylegan_weights" / "toy")
 WEIGHT_FIELDS = ("stylegan_weights", "id_encoder.weights", "attr_encoder.weights", "landmarks.weights")
+
+
+SHIPPED_RUN_NAME = "toy"   # `--run toy` of every inference script: the shipped toy run
+
+
+def resolve_run_dir(run_dir):
+    """A run directory as given on the command line, as a Path: `toy` (unless a folder of that
+    name exists here) is the shipped trained toy run, `stylegan_weights/toy/run`."""
+    from pathlib import Path
+    if str(run_dir) == SHIPPED_RUN_NAME and not Path(run_dir).exists():
+        return Path(TOY_WEIGHTS_DIR) / "run"
+    return Path(run_dir)
 
 
 def relocate_toy_weights(config: "TrainConfig") -> "TrainConfig":

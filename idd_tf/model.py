@@ -152,7 +152,7 @@ def load_run(run_dir, checkpoint: str | None = None) -> dict:
     """A trained model from a run directory of scripts/train.py.
 
     Returns {"config", "model" (IDDModel with E_attr, M, D_W restored), "stylegan", "checkpoint"}.
-    `checkpoint`: a prefix or a folder of checkpoints (its latest; default RUN/checkpoints).
+    `run_dir` "toy" is the shipped toy run (`config.resolve_run_dir`). `checkpoint`: a prefix or a folder of checkpoints (its latest; default RUN/checkpoints).
     Random-init frozen parts (tiny runs) are rebuilt from the run's seed, as in training.
     Missing files raise FileNotFoundError naming them.
     """
@@ -160,7 +160,8 @@ def load_run(run_dir, checkpoint: str | None = None) -> dict:
 
     from idd_tf import legacy
 
-    run_dir = Path(run_dir)
+    from idd_tf.config import resolve_run_dir
+    run_dir = resolve_run_dir(run_dir)          # "toy": the shipped toy run
     config = TrainConfig.from_run_dir(run_dir)   # FileNotFoundError / ConfigError naming the file
     from idd_tf.config import relocate_toy_weights
     config = relocate_toy_weights(config)        # a toy run made in another clone (the shipped one)

@@ -26,7 +26,7 @@ from absl import app, flags, logging  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_bool("overwrite", False, "replace earlier outputs at the same place")
-flags.DEFINE_string("run", None, "training run directory", required=True)
+flags.DEFINE_string("run", None, "training run directory (toy: the shipped toy run)", required=True)
 flags.DEFINE_string("checkpoint", None, "a specific checkpoint (default: the run's latest)")
 flags.DEFINE_string("id", None, "identity images: files, folders, comma-separated")
 flags.DEFINE_string("attr", None, "attribute images: files, folders, comma-separated")

@@ -37,7 +37,7 @@ from absl import app, flags, logging  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_bool("overwrite", False, "replace earlier outputs at the same place")
-flags.DEFINE_string("run", None, "training run directory", required=True)
+flags.DEFINE_string("run", None, "training run directory (toy: the shipped toy run)", required=True)
 flags.DEFINE_string("checkpoint", None, "a specific checkpoint (default: latest)")
 flags.DEFINE_string("dataset", None, "generated dataset (default: the run's; not with --id_dir)")
 flags.DEFINE_string("id_dir", None, "folder of identity photos (real images instead of the dataset)")
@@ -105,7 +105,7 @@ def toy_main(out_dir):
 
 def main(argv):
     del argv
-    from idd_tf import data, metrics, model
+    from idd_tf import config, data, metrics, model
     from idd_tf.legacy import StyleGANFormatError
     try:
         if FLAGS.dataset and FLAGS.id_dir:
@@ -114,7 +114,10 @@ def main(argv):
         if toy and (FLAGS.dataset or FLAGS.arcface or FLAGS.fid_weights or FLAGS.real_dir):
             raise ValueError("a toy-world run is scored by the toy evaluator on generated and rendered "
                              "pairs: --dataset, --arcface, --fid_weights and --real_dir do not apply")
-        out_dir = Path(FLAGS.out or (Path(FLAGS.run) / "eval" if toy else "out/evaluate"))
+        run_dir = config.resolve_run_dir(FLAGS.run)
+        # the shipped run keeps its own eval/ (a fresh one goes to out/evaluate_toy)
+        shipped = run_dir.resolve() == (Path(config.TOY_WEIGHTS_DIR) / "run").resolve()
+        out_dir = Path(FLAGS.out or ("out/evaluate_toy" if shipped else run_dir / "eval") if toy else "out/evaluate")
         data.check_output(out_dir, FLAGS.overwrite, is_dir=True)
         if toy:
             return toy_main(out_dir)

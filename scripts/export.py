@@ -40,7 +40,7 @@ _console.setup()   # first: a quiet console unless --verbose
 from absl import app, flags, logging  # noqa: E402
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("run", None, "training run directory", required=True)
+flags.DEFINE_string("run", None, "training run directory (toy: the shipped toy run)", required=True)
 flags.DEFINE_string("checkpoint", None, "a checkpoint prefix, or a folder of them such as "
                     "RUN/checkpoints/best_id (its latest); default: the run's latest")
 flags.DEFINE_string("out", None, "output directory (refused if it exists, unless --overwrite)", required=True)
@@ -154,7 +154,7 @@ def write_atomically(out: Path, fill):
 def main(argv):
     import tensorflow as tf
 
-    from idd_tf import data, model
+    from idd_tf import config, data, model
     from idd_tf.legacy import StyleGANFormatError
     del argv
     t0 = time.perf_counter()
@@ -171,7 +171,7 @@ def main(argv):
     def fill(tmp):
         for name, (module, signatures) in parts.items():
             tf.saved_model.save(module, str(tmp / name), signatures=signatures)
-        info = {"run": str(Path(FLAGS.run).resolve()), "checkpoint": str(run["checkpoint"]),
+        info = {"run": str(config.resolve_run_dir(FLAGS.run).resolve()), "checkpoint": str(run["checkpoint"]),
                 "resolution": G.resolution, "num_layers": G.num_layers, "dlatent_size": G.dlatent_size,
                 "id_size": net.e_id.embedding_size, "attr_size": net.e_attr.embedding_size,
                 "image": "uint8 NHWC RGB, FFHQ-aligned", "noise_mode": "const",

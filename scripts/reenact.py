@@ -21,7 +21,7 @@ from absl import app, flags, logging  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_bool("overwrite", False, "replace earlier outputs at the same place")
-flags.DEFINE_string("run", None, "training run directory", required=True)
+flags.DEFINE_string("run", None, "training run directory (toy: the shipped toy run)", required=True)
 flags.DEFINE_string("checkpoint", None, "a specific checkpoint (default: latest)")
 flags.DEFINE_string("identity", None, "identity image")
 flags.DEFINE_string("identity_seed", None, "StyleGAN seed instead of --identity")

@@ -20,3 +20,9 @@ def test_bench_train_step_runs():
     assert proc.returncode == 0, proc.stderr[-2000:]
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
     assert summary["results"][0]["s_per_step"] > 0
+
+
+def test_bench_dataset_runs():
+    proc = run_script("benchmarks/bench_dataset.py", "--preset", "tiny", "--num", 8, "--batch", 4)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "images/s" in proc.stdout.strip().splitlines()[-1]

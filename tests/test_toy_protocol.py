@@ -238,3 +238,18 @@ def test_a_short_toy_training_run_lowers_the_identity_error_and_leaves_its_evalu
     error = {name: toy_evaluation.disentanglement_scores(evaluator, e_id, e_attr, tp.method(net)(g["id"], g["attr"]))
              ["id_factor_error"] for name, net in (("before", untrained), ("after", trained["model"]))}
     assert error["after"] < 0.95 * error["before"], error
+
+
+def test_run_toy_names_the_shipped_run(tmp_path, monkeypatch):
+    """`--run toy` of the inference scripts: the shipped run, unless a folder called toy is here;
+    a missing shipped run is an error that says how to build it."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(cfg, "TOY_WEIGHTS_DIR", str(tmp_path / "weights"))
+    assert cfg.resolve_run_dir("toy") == tmp_path / "weights" / "run"
+    assert cfg.resolve_run_dir("runs/00001-toy") == Path("runs/00001-toy")
+    with pytest.raises(FileNotFoundError, match="build_toy_world"):
+        cfg.TrainConfig.from_run_dir("toy")
+    (tmp_path / "toy").mkdir()
+    assert cfg.resolve_run_dir("toy") == Path("toy")
+    with pytest.raises(FileNotFoundError, match="toy is not a run directory"):
+        cfg.TrainConfig.from_run_dir("toy")
