@@ -553,7 +553,7 @@ TRAIN_PRESETS: dict[str, TrainConfig] = {
         optim=OptimConfig(lr_nonadv=5e-4, lr_adv=5e-5, lr_disc=2e-4),
         batch_size=16, steps=1000, dataset_size=5000, shard_size=1000, log_every=50,
         image_every=500, checkpoint_every=500, validate_every=500, validate_batches=8,
-        validation_size=256, eval_pairs=200),
+        validation_size=256, eval_pairs=100),
     # Zero-download default: small random StyleGAN and encoders, a few minutes on 2 CPU cores.
     "tiny": TrainConfig(
         stylegan=STYLEGAN_PRESETS["tiny"],
