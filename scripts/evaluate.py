@@ -117,7 +117,8 @@ def main(argv):
         run_dir = config.resolve_run_dir(FLAGS.run)
         # the shipped run keeps its own eval/ (a fresh one goes to out/evaluate_toy)
         shipped = run_dir.resolve() == (Path(config.TOY_WEIGHTS_DIR) / "run").resolve()
-        out_dir = Path(FLAGS.out or ("out/evaluate_toy" if shipped else run_dir / "eval") if toy else "out/evaluate")
+        default_out = ("out/evaluate_toy" if shipped else run_dir / "eval") if toy else "out/evaluate"
+        out_dir = Path(FLAGS.out or default_out)
         data.check_output(out_dir, FLAGS.overwrite, is_dir=True)
         if toy:
             return toy_main(out_dir)
