@@ -333,10 +333,9 @@ class _RunConfig:
     def from_run_dir(cls, run_dir):
         """The config.json of a run directory (FileNotFoundError naming it when absent)."""
         import json
-        from pathlib import Path
         path = resolve_run_dir(run_dir) / "config.json"
         if not path.is_file():
-            if path.parent != Path(run_dir):
+            if path.parent.resolve() == shipped_run_dir().resolve():
                 raise FileNotFoundError(f"the shipped toy run ({path.parent}) is not there: build it with "
                                         "python scripts/build_toy_world.py (its last step)")
             raise FileNotFoundError(f"{run_dir} is not a run directory: no config.json there")
@@ -501,12 +500,18 @@ WEIGHT_FIELDS = ("stylegan_weights", "id_encoder.weights", "attr_encoder.weights
 SHIPPED_RUN_NAME = "toy"   # `--run toy` of every inference script: the shipped toy run
 
 
+def shipped_run_dir():
+    """The shipped trained toy run's folder, `stylegan_weights/toy/run` (build_toy_world step 4)."""
+    from pathlib import Path
+    return Path(TOY_WEIGHTS_DIR) / "run"
+
+
 def resolve_run_dir(run_dir):
     """A run directory as given on the command line, as a Path: `toy` (unless a folder of that
-    name exists here) is the shipped trained toy run, `stylegan_weights/toy/run`."""
+    name exists here) is the shipped trained toy run, `shipped_run_dir()`."""
     from pathlib import Path
     if str(run_dir) == SHIPPED_RUN_NAME and not Path(run_dir).exists():
-        return Path(TOY_WEIGHTS_DIR) / "run"
+        return shipped_run_dir()
     return Path(run_dir)
 
 

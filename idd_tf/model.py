@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from idd_tf.config import TrainConfig
+from idd_tf.config import TrainConfig, relocate_toy_weights, resolve_run_dir
 from idd_tf.encoders import AttributeEncoder, IdentityEncoder, LandmarkEncoder
 from idd_tf.networks import LatentDiscriminator, LatentMapping
 
@@ -152,7 +152,8 @@ def load_run(run_dir, checkpoint: str | None = None) -> dict:
     """A trained model from a run directory of scripts/train.py.
 
     Returns {"config", "model" (IDDModel with E_attr, M, D_W restored), "stylegan", "checkpoint"}.
-    `run_dir` "toy" is the shipped toy run (`config.resolve_run_dir`). `checkpoint`: a prefix or a folder of checkpoints (its latest; default RUN/checkpoints).
+    `run_dir` "toy" is the shipped toy run (`config.resolve_run_dir`). `checkpoint`: a prefix
+    or a folder of checkpoints (its latest; default RUN/checkpoints).
     Random-init frozen parts (tiny runs) are rebuilt from the run's seed, as in training.
     Missing files raise FileNotFoundError naming them.
     """
@@ -160,10 +161,8 @@ def load_run(run_dir, checkpoint: str | None = None) -> dict:
 
     from idd_tf import legacy
 
-    from idd_tf.config import resolve_run_dir
     run_dir = resolve_run_dir(run_dir)          # "toy": the shipped toy run
     config = TrainConfig.from_run_dir(run_dir)   # FileNotFoundError / ConfigError naming the file
-    from idd_tf.config import relocate_toy_weights
     config = relocate_toy_weights(config)        # a toy run made in another clone (the shipped one)
     sg_path = Path(config.stylegan_weights) if config.stylegan_weights else run_dir / "stylegan"
     if not sg_path.exists() and (run_dir / "stylegan").exists():

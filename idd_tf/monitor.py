@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from pathlib import Path
@@ -179,3 +180,24 @@ def format_duration(seconds: float) -> str:
     if seconds < 3600:
         return f"{int(seconds // 60)}m{int(seconds % 60):02d}s"
     return f"{int(seconds // 3600)}h{int(seconds % 3600 // 60):02d}m"
+
+
+@contextlib.contextmanager
+def stage_progress(desc: str):
+    """A console bar over the stages of a long job. Yields `progress(message, stage, stages)`,
+    the callback `toy_protocol.evaluate` takes; the bar is filled when the block ends normally
+    and closed either way."""
+    from tqdm import tqdm
+    bar = tqdm(total=None, unit="stage", desc=desc)
+
+    def progress(message, stage, stages):
+        bar.total = stages
+        bar.set_postfix_str(message)
+        bar.update(stage - bar.n)
+
+    try:
+        yield progress
+        if bar.total:
+            bar.update(bar.total - bar.n)
+    finally:
+        bar.close()

@@ -62,11 +62,9 @@ class InputError(ValueError):
 
 
 def default_run_dir():
-    """The shipped toy run (config.TOY_WEIGHTS_DIR/run), or a ValueError saying none is there."""
-    from pathlib import Path
-
+    """The shipped toy run (config.shipped_run_dir()), or a ValueError saying none is there."""
     from idd_tf import config
-    path = Path(config.TOY_WEIGHTS_DIR) / "run"
+    path = config.shipped_run_dir()
     if not path.is_dir():
         raise InputError(f"no --run given and no shipped toy run at {path}; pass --run RUN "
                          f"(e.g. runs/00000-toy from `python scripts/train.py`)")

@@ -78,27 +78,17 @@ def real_best_worst(per_pair, items, title):
 
 def toy_main(out_dir):
     """The toy-world protocol: eval.json, eval.md, grid_generated.png, grid_rendered.png, best_worst.png."""
-    from tqdm import tqdm
-
-    from idd_tf import config, model, toy_protocol, toynets
+    from idd_tf import config, model, monitor, toy_protocol, toynets
     run = model.load_run(FLAGS.run, FLAGS.checkpoint)
     cfg = run["config"]
     evaluator = toynets.load_net(FLAGS.evaluator or config.TOY_WEIGHTS_DIR, "evaluator")
     n = FLAGS.num_pairs or 500
-    bar = tqdm(total=None, unit="stage", desc="toy evaluation")
-
-    def progress(message, stage, stages):
-        bar.total = stages
-        bar.set_postfix_str(message)
-        bar.update(stage - bar.n)
-
     title = f"Toy-world evaluation of {FLAGS.run} ({Path(run['checkpoint']).name})"
-    written = toy_protocol.write_evaluation(
-        run["model"], run["stylegan"], evaluator, out_dir, n=n, seed=FLAGS.seed, psi=cfg.truncation_psi,
-        cutoff=cfg.truncation_cutoff, mixing=FLAGS.mixing, best_worst_count=FLAGS.best_worst, title=title,
-        header={"run": str(FLAGS.run), "checkpoint": run["checkpoint"]}, progress=progress)
-    bar.update(bar.total - bar.n)
-    bar.close()
+    with monitor.stage_progress("toy evaluation") as progress:
+        written = toy_protocol.write_evaluation(
+            run["model"], run["stylegan"], evaluator, out_dir, n=n, seed=FLAGS.seed, psi=cfg.truncation_psi,
+            cutoff=cfg.truncation_cutoff, mixing=FLAGS.mixing, best_worst_count=FLAGS.best_worst, title=title,
+            header={"run": str(FLAGS.run), "checkpoint": run["checkpoint"]}, progress=progress)
     print(written["markdown"], end="")
     print(f"wrote {out_dir}/{', '.join(written['files'])} {_console.elapsed()}")
 
@@ -116,7 +106,7 @@ def main(argv):
                              "pairs: --dataset, --arcface, --fid_weights and --real_dir do not apply")
         run_dir = config.resolve_run_dir(FLAGS.run)
         # the shipped run keeps its own eval/ (a fresh one goes to out/evaluate_toy)
-        shipped = run_dir.resolve() == (Path(config.TOY_WEIGHTS_DIR) / "run").resolve()
+        shipped = run_dir.resolve() == config.shipped_run_dir().resolve()
         default_out = ("out/evaluate_toy" if shipped else run_dir / "eval") if toy else "out/evaluate"
         out_dir = Path(FLAGS.out or default_out)
         data.check_output(out_dir, FLAGS.overwrite, is_dir=True)

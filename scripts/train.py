@@ -113,23 +113,13 @@ def dry_run(config) -> int:
 def evaluate_toy_run(net, G, config, run_dir, checkpoint):
     """The toy protocol on the trained model (the same as scripts/evaluate.py --run RUN --num_pairs
     config.eval_pairs): RUN/eval/eval.json, eval.md and the pictures."""
-    from tqdm import tqdm
-
-    from idd_tf import config as cfg, toy_protocol, toynets
+    from idd_tf import config as cfg, monitor, toy_protocol, toynets
     evaluator = toynets.load_net(cfg.TOY_WEIGHTS_DIR, "evaluator")
-    bar = tqdm(total=None, unit="stage", desc=f"toy evaluation ({config.eval_pairs} pairs)")
-
-    def progress(message, stage, stages):
-        bar.total = stages
-        bar.set_postfix_str(message)
-        bar.update(stage - bar.n)
-
-    written = toy_protocol.write_evaluation(
-        net, G, evaluator, run_dir / "eval", n=config.eval_pairs, psi=config.truncation_psi,
-        cutoff=config.truncation_cutoff, title=f"Toy-world evaluation of {run_dir} ({Path(checkpoint).name})",
-        header={"run": str(run_dir), "checkpoint": checkpoint}, progress=progress)
-    bar.update(bar.total - bar.n)
-    bar.close()
+    with monitor.stage_progress(f"toy evaluation ({config.eval_pairs} pairs)") as progress:
+        written = toy_protocol.write_evaluation(
+            net, G, evaluator, run_dir / "eval", n=config.eval_pairs, psi=config.truncation_psi,
+            cutoff=config.truncation_cutoff, title=f"Toy-world evaluation of {run_dir} ({Path(checkpoint).name})",
+            header={"run": str(run_dir), "checkpoint": checkpoint}, progress=progress)
     t = written["result"]["targets"]
     m = written["result"]["generated"]["method"]
     print(f"evaluation: identity error {m['norm_id']:.2f} x copy-I_attr's, attribute error {m['norm_attr']:.2f} x "

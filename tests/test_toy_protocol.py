@@ -249,6 +249,10 @@ def test_run_toy_names_the_shipped_run(tmp_path, monkeypatch):
     assert cfg.resolve_run_dir("runs/00001-toy") == Path("runs/00001-toy")
     with pytest.raises(FileNotFoundError, match="build_toy_world"):
         cfg.TrainConfig.from_run_dir("toy")
+    with pytest.raises(FileNotFoundError, match="build_toy_world"):   # load_run resolves first
+        model_lib.load_run("toy")
+    with pytest.raises(FileNotFoundError, match="build_toy_world"):   # the folder named directly
+        cfg.TrainConfig.from_run_dir(tmp_path / "weights" / "run")
     (tmp_path / "toy").mkdir()
     assert cfg.resolve_run_dir("toy") == Path("toy")
     with pytest.raises(FileNotFoundError, match="toy is not a run directory"):
