@@ -205,11 +205,13 @@ def test_the_shipped_run_beats_both_copy_baselines_on_64_generated_pairs():
 @pytest.mark.slow
 @needs_evaluator
 def test_a_short_toy_training_run_lowers_the_identity_error_and_leaves_its_evaluation(tmp_path):
-    """train.py --preset toy for 80 steps (a small dataset): on the same 64 generated pairs the
+    """train.py --preset toy for 200 steps (a small dataset): on the same 64 generated pairs the
     independent evaluator finds the trained model's output closer to I_id in identity factors than
     the untrained one's (the same initial weights: train.py seeds them with config.seed), and the
-    run ends with its evaluation in RUN/eval (eval_pairs pairs per source). About 3 min on 2 cores
-    (slow). Measured with the 72-kimg toy StyleGAN: 0.903 -> 0.814 (copying I_attr: 0.73)."""
+    run ends with its evaluation in RUN/eval (eval_pairs pairs per source). About 2 min on 2 idle
+    cores (slow). Measured with the 72-kimg toy StyleGAN: 0.903 -> 0.818 (copying I_attr: 0.73);
+    80 steps gave 0.814 on one dataset and 0.873 on another (1-LSB different images), too close
+    to the 0.95 bound to be a steady test."""
     import json
 
     import keras
@@ -217,7 +219,7 @@ def test_a_short_toy_training_run_lowers_the_identity_error_and_leaves_its_evalu
     from conftest import run_script
     from idd_tf import legacy, toy_evaluation, toynets
     run = tmp_path / "run"
-    steps = 80
+    steps = 200
     sets = ["dataset_size=256", "shard_size=128", "validate_every=0", "image_every=0", "eval_pairs=16",
             f"checkpoint_every={steps}", "batch_size=8"]
     proc = run_script("scripts/train.py", "--preset", "toy", "--run_dir", run, "--steps", steps,
