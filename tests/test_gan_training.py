@@ -14,6 +14,7 @@ from conftest import FIXTURE_PKL, ROOT, run_script
 from idd_tf import config as cfg
 from idd_tf import gan_training as gt
 from idd_tf import legacy, stylegan
+from idd_tf.trainer import named_weights
 
 # 32 px, a few channels, batch 4: a training step takes well under a second.
 TINY = cfg.GAN_PRESETS["quick"].replace(batch_size=4, checkpoint_every=2, log_every=1,
@@ -235,6 +236,24 @@ def test_script_resumes_after_kill_9(tmp_path):
     assert loaded["config"].resolution == 32
     info = json.loads((run / "network-final.json").read_text())   # what made the final pickle
     assert (info["step"], info["nimg"], info["config"]["total_kimg"]) == (20, 80, 0.08)
+    # --init: a new run that starts from a pickle's G, D and Gs (fine-tuning; the toy StyleGAN's
+    # card may name it), at full resolution, with the pickle's architecture whatever the preset
+    tuned = tmp_path / "tuned"
+    init = run_script("scripts/train_stylegan.py", "--preset", "toy", "--init", run / "network-final.pkl",
+                      "--kimg", "0.008", "--set", "batch_size=4", "--set", "snapshot_every=1000",
+                      "--set", "r1_gamma=0.5", "--run_dir", tuned)
+    assert init.returncode == 0, init.stderr[-2000:]
+    cfg = json.loads((tuned / "config.json").read_text())
+    assert cfg["stylegan"]["resolution"] == 32 and cfg["lod_initial_resolution"] == 0
+    assert cfg["r1_gamma"] == 0.5
+    c = legacy.load_pickle(tuned / "network-final.pkl")
+    assert json.loads((tuned / "network-final.json").read_text())["step"] == 2
+    for name in ("G", "D", "Gs"):   # two steps moved every net a little away from the pickle
+        before = {k: v.numpy() for k, v in named_weights(loaded[name]).items()}
+        after = {k: v.numpy() for k, v in named_weights(c[name]).items()}
+        assert before.keys() == after.keys(), name
+        diffs = [np.abs(after[k] - before[k]).max() for k in before if before[k].dtype.kind == "f"]
+        assert 0 < max(diffs) < 0.5, (name, max(diffs))
 
 
 @pytest.mark.slow
