@@ -639,22 +639,16 @@ GROWING_STEP_COST = (1.0, 0.8, 0.25, 0.07)
 
 GAN_PRESETS: dict[str, GANTrainConfig] = {
     # The toy world's StyleGAN: 64x64, fmap_base 1024, fmap_max 64, latent 128, batch 32 (NVIDIA's
-    # minibatch at 64 px), lr 0.001 (NVIDIA's below 128 px). R1 every 4th D step with 4x gamma
-    # (StyleGAN2's lazy regularisation; --set r1_interval=1 is NVIDIA's v1): ~25% faster on a CPU.
-    # R1 gamma 0.04, not 10: NVIDIA's gamma 10 acts on 1024-px reals; while its D works at 64 px it
-    # sees reals upscaled to 1024 and box-downscaled by 16, which divides the penalised gradient
-    # norm by 16^2, so its effective gamma at 64 px is 10 / 256 = 0.04 (StyleGAN2-ADA's heuristic
-    # 0.0002 res^2 / batch gives 0.026). Gamma 10 on native 64-px reals gave head-shaped blobs with
-    # no eyes or mouth after 83 kimg.
+    # minibatch at 64 px), lr 0.001 (NVIDIA's below 128 px), R1 gamma 10 (NVIDIA's value), applied
+    # every 4th D step with 4x gamma (StyleGAN2's lazy regularisation; --set r1_interval=1 is
+    # NVIDIA's v1): ~25% faster on a CPU. At the final resolution from the start: progressive
+    # growing (8 px, 15 kimg per level and per fade) reached 64 px sooner but collapsed, in two runs
+    # with R1 gamma 0.04 -> 0.2 and 1 (G drew one head shape for every z from the 32-px phase on),
+    # while this recipe kept its samples varied (the shipped pickle's card has the numbers).
     "toy": GANTrainConfig(
         stylegan=StyleGANConfig(resolution=64, latent_size=128, dlatent_size=128,
                                 mapping_fmaps=128, fmap_base=1024, fmap_max=64),
-        # Progressive growing from 8 px, 15 kimg per level and 15 kimg per fade (NVIDIA: 600 + 600
-        # from 8 px for FFHQ): 64 px from 90 kimg on. On 2 CPU cores an iteration at 8/16/32 px is
-        # about 14x/4x/1.5x cheaper than at 64 px, and the coarse layout is learnt first: without
-        # growing, samples were still speckled heads without features after 77 kimg.
-        r1_gamma=0.04, r1_interval=4, total_kimg=300,
-        lod_initial_resolution=8, lod_training_kimg=15, lod_transition_kimg=15,
+        r1_gamma=10.0, r1_interval=4, total_kimg=300,
         # No noise inputs: the renders have no stochastic detail, and with noise both toy runs
         # drew speckled faces (noise strengths 0.1-0.2 at 32-64 px after 110 kimg; the same
         # Gs without its noise drew clean heads).

@@ -200,7 +200,7 @@ A StyleGAN v1 ({config.stylegan.resolution} px, latent {config.stylegan.latent_s
 (`toyworld.example(i, seed={config.seed})`) by `idd_tf.gan_training` with NVIDIA's recipe
 (non-saturating logistic G loss, logistic D loss + R1 gamma {config.r1_gamma} every
 {config.r1_interval} D step(s), Adam {config.g_lr} beta1 {config.beta1} beta2 {config.beta2}, Gs
-EMA half-life {config.g_smoothing_kimg} kimg, style mixing {config.style_mixing_prob}, {growing}). Saved in NVIDIA's pickle format ((G, D, Gs) Network states, version 3); read it with
+EMA half-life {config.g_smoothing_kimg} kimg, style mixing {config.style_mixing_prob}, {growing}{'' if config.noise else ', no noise inputs'}). Saved in NVIDIA's pickle format ((G, D, Gs) Network states, version 3); read it with
 `idd_tf.load_stylegan` or NVIDIA's own code.
 
 - Command: `{command}` (its StyleGAN step: `python scripts/train_stylegan.py --preset {preset}
