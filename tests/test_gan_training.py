@@ -243,9 +243,9 @@ def test_script_resumes_after_kill_9(tmp_path):
                       "--kimg", "0.008", "--set", "batch_size=4", "--set", "snapshot_every=1000",
                       "--set", "r1_gamma=0.5", "--run_dir", tuned)
     assert init.returncode == 0, init.stderr[-2000:]
-    cfg = json.loads((tuned / "config.json").read_text())
-    assert cfg["stylegan"]["resolution"] == 32 and cfg["lod_initial_resolution"] == 0
-    assert cfg["r1_gamma"] == 0.5
+    recorded = json.loads((tuned / "config.json").read_text())
+    assert recorded["stylegan"]["resolution"] == 32 and recorded["lod_initial_resolution"] == 0
+    assert recorded["r1_gamma"] == 0.5
     c = legacy.load_pickle(tuned / "network-final.pkl")
     assert json.loads((tuned / "network-final.json").read_text())["step"] == 2
     for name in ("G", "D", "Gs"):   # two steps moved every net a little away from the pickle
