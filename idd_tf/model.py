@@ -28,6 +28,8 @@ class IDDModel(keras.Model):
         in_dim = self.e_id.embedding_size + self.e_attr.embedding_size
         self.mapping = LatentMapping(config.mapping, in_dim, stylegan.dlatent_size,
                                      stylegan.num_layers, name="M")
+        if config.mapping.out_bias_init == "w_avg":   # not official: M starts at W's centre
+            self.mapping.init_output_bias(stylegan.dlatent_avg)
         self.d_w = LatentDiscriminator(config.discriminator, stylegan.dlatent_size, name="D_W")
         self.built = True  # every part is built by its constructor
 

@@ -64,6 +64,11 @@ class LatentMapping(_MLP):
         out = dlatent_size * (num_layers if config.w_plus else 1)
         super().__init__(config.hidden, out, in_dim, "M", config.he_init_layers, **kwargs)
 
+    def init_output_bias(self, w_avg):
+        """Start the output bias at `w_avg` [dlatent] (every layer's w with `w_plus`)."""
+        reps = self.num_layers if self.config.w_plus else 1
+        self.mlp[-1].bias.assign(tf.tile(tf.reshape(tf.cast(w_avg, tf.float32), [-1]), [reps]))
+
     def call(self, z):
         x = self.run_mlp(z)
         if self.config.w_plus:

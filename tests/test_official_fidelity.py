@@ -4,6 +4,7 @@ preprocessing, initialisation of M and D_W, preset numbers."""
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from idd_tf import config, encoders, networks
 from idd_tf.config import DiscriminatorConfig, IdEncoderConfig, MappingConfig
@@ -82,6 +83,30 @@ def test_mapping_and_discriminator_initialisation():
     assert all(np.all(layer.bias.numpy() == 0) for layer in d.mlp if hasattr(layer, "bias"))
 
 
+@pytest.mark.parametrize("w_plus", [False, True])
+def test_mapping_output_bias_starts_at_zero_or_at_w_avg(w_plus):
+    """Official: M(0) = 0 (zero biases). out_bias_init="w_avg" (the toy preset): M(0) = G's
+    dlatent_avg on every layer, and only the output bias differs from the official init."""
+    from idd_tf import model, stylegan
+    base = config.TRAIN_PRESETS["tiny"]
+    G = stylegan.random_stylegan(base.stylegan, seed=0)
+    G.dlatent_avg.assign(tf.random.normal([G.dlatent_size], seed=1))
+    nets = {}
+    for init in ("zero", "w_avg"):
+        keras.utils.set_random_seed(0)
+        cfg = base.replace(**{"mapping.w_plus": w_plus, "mapping.out_bias_init": init})
+        nets[init] = model.IDDModel(cfg, G).mapping
+    zeros = tf.zeros([2, nets["zero"].in_dim])
+    np.testing.assert_array_equal(nets["zero"](zeros).numpy(), 0)
+    ws = nets["w_avg"](zeros).numpy()
+    assert ws.shape == (2, G.num_layers, G.dlatent_size)
+    np.testing.assert_allclose(ws, np.broadcast_to(G.dlatent_avg.numpy(), ws.shape), rtol=1e-6)
+    a, b = nets["zero"].trainable_variables, nets["w_avg"].trainable_variables
+    assert [np.array_equal(x.numpy(), y.numpy()) for x, y in zip(a, b)] == [True] * (len(a) - 1) + [False]
+    with pytest.raises(config.ConfigError, match="mapping.out_bias_init='mean'.*'zero', 'w_avg'"):
+        base.replace(**{"mapping.out_bias_init": "mean"})
+
+
 def test_presets_match_the_official_code():
     p256, p1024 = config.TRAIN_PRESETS["ffhq256"], config.TRAIN_PRESETS["ffhq1024"]
     assert (p256.optim.lr_nonadv, p256.optim.lr_adv, p256.optim.lr_disc) == (5e-5, 5e-6, 2e-5)
@@ -94,6 +119,7 @@ def test_presets_match_the_official_code():
         assert (p.cross_every, p.adv_every, p.discriminator.r1_gamma) == (3, 2, 10)
         assert p.mapping.hidden == (2048, 1024, 512) and p.discriminator.hidden == (256, 128, 64)
         assert (p.mapping.he_init_layers, p.discriminator.he_init_layers) == (2, 4)
+        assert p.mapping.out_bias_init == "zero"
         assert (p.truncation_psi, p.dataset_size) == (0.7, 70_000)
         assert (p.id_encoder.crop_border, p.id_encoder.resize_to, p.id_encoder.input_size) == (0.1, 256, 224)
     assert p256.batch_size == 6
