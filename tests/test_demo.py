@@ -249,13 +249,22 @@ def test_stops_with_a_final_line(server):
     assert text.rstrip().endswith("idd-tf demo stopped"), text[-2000:]
 
 
-def test_no_run_and_no_toy_run_is_a_clear_error():
+def test_without_run_it_serves_the_shipped_toy_run_or_says_there_is_none(tmp_path):
+    """Without --run: the shipped toy run when it is there (checked in a subprocess that imports
+    demo.py), else exit 1 with a one-line error (the shipped folder pointed elsewhere)."""
     from idd_tf import config
-    toy_run = Path(config.TOY_WEIGHTS_DIR) / "run"
-    if toy_run.is_dir():
-        pytest.skip(f"a toy run ships at {toy_run}")
-    proc = run_script("scripts/demo.py", "--port", str(_free_port()), timeout=300)
+    shipped = config.shipped_run_dir()
+    code = ("import sys; sys.path.insert(0, 'scripts')\n"
+            "from idd_tf import config\n"
+            "import demo\n"
+            "print('default:', demo.default_run_dir() if config.shipped_run_dir().is_dir() else None, flush=True)\n"
+            f"config.TOY_WEIGHTS_DIR = {str(tmp_path / 'weights')!r}\n"
+            "from absl import app\n"
+            f"app.run(demo.main, argv=['demo.py', '--port', '{_free_port()}'])\n")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    expected = shipped if shipped.is_dir() else None
+    assert f"default: {expected}" in proc.stdout, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert proc.returncode == 1, proc.stdout[-2000:] + proc.stderr[-2000:]
-    assert f"no --run given and no shipped toy run at {toy_run}" in proc.stderr, proc.stderr[-2000:]
+    missing = tmp_path / "weights" / "run"
+    assert f"no --run given and no shipped toy run at {missing}" in proc.stderr, proc.stderr[-2000:]
     assert "Traceback" not in proc.stderr
-
