@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import ROOT, run_script
+from conftest import ROOT
 
 STARTUP_TIMEOUT = 420   # TF import + model load + one warm-up swap, on 2 busy cores
 CHROMIUM = "/usr/bin/chromium"
