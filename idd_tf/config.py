@@ -559,7 +559,7 @@ TRAIN_PRESETS: dict[str, TrainConfig] = {
                                  weights=f"{TOY_WEIGHTS_DIR}/toy_lnd.weights.h5"),
         # Not official: M's output bias starts at G's dlatent_avg (official: zero, `--set
         # mapping.out_bias_init=zero`). From w = 0, 3000 steps left M's outputs 8.6 from the mean
-        # of W (norm 9.2): G drew one texture for every pair and L_rec stayed at 1.2; from w_avg
+        # of W (norm 8.5): G drew one texture for every pair and L_rec stayed at 1.2; from w_avg
         # L_rec is 0.44 after 500 steps (README, "Scoring disentanglement in the toy world").
         mapping=MappingConfig(hidden=(512, 256, 128), out_bias_init="w_avg"),
         discriminator=DiscriminatorConfig(hidden=(64, 32, 16)),
