@@ -60,8 +60,8 @@ def main():
     batch["attr_image"] = tf.roll(batch["image"], 1, axis=0)
     tr = trainer.Trainer(net, lambda ctx, start: tf.data.Dataset.from_tensors(batch).repeat(), cfg,
                          tempfile.mkdtemp(prefix="bench_train_step_"))
-    steps = {"eager": tr._distributed_step, "function": tf.function(tr._distributed_step),
-             "xla": tf.function(tr._distributed_step, jit_compile=True)}
+    steps = {"eager": tr._distributed_step, "function": tr._step_fn,   # the trainer's own tf.function
+             "xla": tf.function(tr._distributed_step, jit_compile=True, autograph=False)}
     results = []
     for mode in args.modes.split(","):
         fn = steps[mode]

@@ -576,7 +576,7 @@ TRAIN_PRESETS: dict[str, TrainConfig] = {
         mapping=MappingConfig(hidden=(256, 128, 64)),
         discriminator=DiscriminatorConfig(hidden=(32, 16, 8)),
         optim=OptimConfig(lr_nonadv=2e-4, lr_adv=2e-5, lr_disc=1e-4),
-        batch_size=4, steps=500, dataset_size=256, shard_size=64,
+        batch_size=4, steps=200, dataset_size=256, shard_size=64,
         log_every=25, image_every=100, checkpoint_every=100, allow_random_encoders=True,
         validate_every=100, validate_batches=2, validation_size=32),
 }

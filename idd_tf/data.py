@@ -278,7 +278,8 @@ def generate_dataset(G, out_dir, num_images: int, shard_size: int = 1000, psi: f
                desc=f"generating {out_dir.name}/", unit="img", disable=not progress)
     import tensorflow as tf
 
-    @tf.function(reduce_retracing=True)   # one graph instead of eager layer calls (see bench_dataset)
+    # one graph instead of eager layer calls (see bench_dataset); Python branches only: no autograph
+    @tf.function(reduce_retracing=True, autograph=False)
     def make(z):
         ws = G.mapping(z)
         if psi != 1:

@@ -269,7 +269,9 @@ class GANTrainer:
         level = int(np.floor(lod))
         key = (with_r1, level)
         if key not in self._steps:
-            self._steps[key] = tf.function(functools.partial(self._step, with_r1=with_r1, level=level))
+            # autograph=False: no tensor-dependent Python control flow (branches on Python values)
+            self._steps[key] = tf.function(functools.partial(self._step, with_r1=with_r1, level=level),
+                                           autograph=False)
         metrics = {k: v.numpy() for k, v in self._steps[key](
             reals, tf.constant(step, tf.int64), tf.constant(lod - level, tf.float32)).items()}
         bad = [k for k in ("loss_g", "loss_d", "r1") if not np.isfinite(metrics[k])]

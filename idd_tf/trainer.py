@@ -162,11 +162,14 @@ class Trainer:
         self.validation_data = validation_data
         c = config.loss
         self._validation_step = tf.function(
-            lambda id_img, attr_img: validation_metrics(model, id_img, attr_img, c.lnd_scale, c.lnd_sum))
+            lambda id_img, attr_img: validation_metrics(model, id_img, attr_img, c.lnd_scale, c.lnd_sum),
+            autograph=False)
         self._chief_dir = self.run_dir / "checkpoints"
         self.rec_mask = tf.constant(losses.pixel_mask(
             model.stylegan.resolution, config.loss.rec_mask, config.loss.rec_mask_sigma))
-        self._step_fn = tf.function(self._distributed_step)
+        # autograph=False: the step has no tensor-dependent Python control flow (its branches are
+        # on Python values: one trace each); converting every layer's source cost ~9 s per process
+        self._step_fn = tf.function(self._distributed_step, autograph=False)
 
     # ------------------------------------------------------------------------------------------
     def restore(self) -> int:
@@ -198,8 +201,12 @@ class Trainer:
 
     def train_step(self, dist_batch, with_norms: bool = True) -> dict:
         """One step (a tf.function per (with_norms, adversarial) pair); the adversarial and D_W
-        updates run when step % adv_every == 0. Returns the metrics (means over replicas)."""
+        updates run when step % adv_every == 0. Returns the metrics (means over replicas).
+        On one replica the gradient norms are always computed (a reduction over the trained
+        variables, far cheaper than the ~10 s of tracing and optimising a second graph pair);
+        with several, only when asked (they need an extra all-reduce of every gradient)."""
         adversarial = int(self.step.numpy()) % self.config.adv_every == 0
+        with_norms = with_norms or self.strategy.num_replicas_in_sync == 1
         return self._step_fn(dist_batch, with_norms, adversarial)
 
     def _distributed_step(self, dist_batch, with_norms=True, adversarial=True):
@@ -269,11 +276,12 @@ class Trainer:
     def run(self, until_step: int) -> dict:
         """Train until `step == until_step`, logging, previewing and checkpointing at intervals.
 
-        Returns {"step", "metrics" (last step's, as floats), "checkpoint"}.
+        Returns {"step", "metrics" (last step's, as floats), "checkpoint", "preview" (the last
+        preview grid written, None if none)}.
         """
         c = self.config
         start = int(self.step.numpy())
-        metrics = {}
+        metrics, preview = {}, None
         if self.monitor:
             self.monitor.start_timer(start)
         for s in range(start, until_step):
@@ -292,14 +300,14 @@ class Trainer:
                 self.monitor.progress(step, until_step, values)
             if self.monitor and self.preview is not None and (
                     (c.image_every and step % c.image_every == 0) or step == until_step):
-                self.write_preview(step)
+                preview = self.write_preview(step)
             if self.validation_data is not None and c.validate_every and step % c.validate_every == 0:
                 self.validate(step)
             if step % c.checkpoint_every == 0 and step != until_step:
                 self.save()
         path = self.save()
         return {"step": int(self.step.numpy()), "metrics": {k: float(v) for k, v in metrics.items()},
-                "checkpoint": path}
+                "checkpoint": path, "preview": preview}
 
     def validate(self, step: int) -> dict:
         """Mean validation metrics over the held-out batches; logged (chief), and the best

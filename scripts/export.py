@@ -1,7 +1,7 @@
 """Export a trained run as TF SavedModels that run without idd_tf (TF Serving, tf.saved_model.load).
 
     python scripts/export.py --run runs/00000-toy --out export/toy
-    python scripts/export.py --run RUN --checkpoint RUN/checkpoints/ckpt-500 --out export/x --overwrite
+    python scripts/export.py --run RUN --checkpoint RUN/checkpoints/ckpt-200 --out export/x --overwrite
 
 OUT holds three SavedModels and export.json (source run, checkpoint, sizes). R is the StyleGAN
 resolution, L its num_layers, D its dlatent size; images are uint8 NHWC RGB [B, R, R, 3], already
@@ -69,21 +69,22 @@ def modules(net):
         m.network_variables = [v.value for n in networks for v in n.variables]
         return m
 
-    @tf.function(input_signature=[image("id_images"), image("attr_images")])
+    # autograph=False: no tensor-dependent Python control flow; converting every layer is slow
+    @tf.function(input_signature=[image("id_images"), image("attr_images")], autograph=False)
     def disentangle(id_images, attr_images):
         return {"images": to_uint8(net(from_uint8(id_images), from_uint8(attr_images))["images"])}
 
-    @tf.function(input_signature=[tf.TensorSpec([None, L, D], tf.float32, name="ws")])
+    @tf.function(input_signature=[tf.TensorSpec([None, L, D], tf.float32, name="ws")], autograph=False)
     def synthesis(ws):
         return {"images": to_uint8(G.synthesis(ws, noise_mode="const"))}
 
-    @tf.function(input_signature=[image("images")])
+    @tf.function(input_signature=[image("images")], autograph=False)
     def encode(images):
         x = from_uint8(images)
         return net.encode(x, x)
 
     @tf.function(input_signature=[code("id", net.e_id.embedding_size),
-                                  code("attr", net.e_attr.embedding_size)])
+                                  code("attr", net.e_attr.embedding_size)], autograph=False)
     def mapping(id, attr):  # noqa: A002 (the signature's input name)
         return {"ws": net.mapping(tf.concat([id, attr], axis=-1))}
 

@@ -266,7 +266,7 @@ def main(argv):
     if not chief:
         print(f"worker done: step {result['step']}")
         return
-    grid = tr.write_preview(result["step"])
+    grid = result["preview"] or tr.write_preview(result["step"])  # run() wrote the last step's
     mon.close()
     print(f"done: step {result['step']} {_console.elapsed()}; checkpoint {result['checkpoint']}, grid {grid}, "
           f"curves {run_dir / 'plots' / 'curves.png'}")

@@ -71,7 +71,7 @@ def make_step_fn(net, model, head, opt, s):
 
     from idd_tf import toynets
 
-    @tf.function
+    @tf.function(autograph=False)   # Python branches only (on `net`); converting the nets' code is slow
     def step_fn(images, labels, lr):
         opt.learning_rate.assign(lr)
         with tf.GradientTape() as tape:

@@ -119,10 +119,24 @@ def run_script_here(*args, cwd=ROOT):
 @pytest.fixture(scope="session")
 def default_run(tmp_path_factory):
     """The tiny run, `python scripts/train.py --preset tiny` (random small networks, about a minute;
-    the README's main job is the toy preset, ~10 minutes), run once for every test that needs a run."""
-    root = tmp_path_factory.mktemp("runs")
-    proc = run_script("scripts/train.py", "--preset", "tiny", "--run_root", root, timeout=900)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    the README's main job is the toy preset, ~10 minutes), run once for every test that needs a run:
+    under pytest-xdist (setup.cfg runs two workers) the first worker to need it trains it in the
+    session's shared temporary folder while the other waits on a lock, then both read it. Tests
+    only read it (copy it to change it)."""
+    import fcntl
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    base = tmp_path_factory.getbasetemp()
+    if worker is not None:   # <basetemp>/popen-gw<i>: the parent is shared by the workers
+        base = base.parent
+    root, done = base / "default_run", base / "default_run.json"
+    with open(base / "default_run.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.is_file():
+            proc = run_script("scripts/train.py", "--preset", "tiny", "--run_root", root, timeout=900)
+            assert proc.returncode == 0, proc.stderr[-3000:]
+            done.write_text(json.dumps({"args": proc.args, "stdout": proc.stdout, "stderr": proc.stderr}))
+        saved = json.loads(done.read_text())
+    proc = subprocess.CompletedProcess(saved["args"], 0, saved["stdout"], saved["stderr"])
     runs = sorted(root.iterdir())
     assert len(runs) == 1 and runs[0].name == "00000-tiny"
     return {"root": root, "run": runs[0], "proc": proc}

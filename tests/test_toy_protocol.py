@@ -104,7 +104,7 @@ def test_evaluate_script_recognises_a_toy_run(untrained_toy_run, tmp_path):
     --dataset; an existing output is refused without --overwrite."""
     import json
 
-    from conftest import run_script
+    from conftest import run_script, run_script_here
     out = tmp_path / "ev"
     ev = run_script("scripts/evaluate.py", "--run", untrained_toy_run, "--num_pairs", 8, "--out", out, timeout=900)
     assert ev.returncode == 0, ev.stderr[-3000:]
@@ -122,10 +122,10 @@ def test_evaluate_script_recognises_a_toy_run(untrained_toy_run, tmp_path):
     assert all(np.abs(first[i].astype(int) - first[0]).max() <= 1 for i in range(4))
     assert np.abs(strip[:64, -64:].astype(int) - strip[:64, :64]).max() > 0   # the attributes moved
     assert "| method |" in ev.stdout and "wrote" in ev.stdout
-    refused = run_script("scripts/evaluate.py", "--run", untrained_toy_run, "--num_pairs", 8, "--out", out,
-                         timeout=600)
+    # refusals: in this interpreter (no second TensorFlow start)
+    refused = run_script_here("scripts/evaluate.py", "--run", untrained_toy_run, "--num_pairs", 8, "--out", out)
     assert refused.returncode == 1 and "--overwrite" in refused.stderr
-    wrong = run_script("scripts/evaluate.py", "--run", untrained_toy_run, "--fid_weights", "x.h5", timeout=600)
+    wrong = run_script_here("scripts/evaluate.py", "--run", untrained_toy_run, "--fid_weights", "x.h5")
     assert wrong.returncode == 1 and "do not apply" in wrong.stderr
 
 
