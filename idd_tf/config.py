@@ -25,7 +25,8 @@ FIELD_RULES: dict[str, tuple] = {
     "id_encoder.arch": ("resnet50_vggface2", "toy"),
     "id_encoder.input_size": (1, math.inf, True), "id_encoder.resize_to": (1, math.inf, True),
     "id_encoder.crop_border": (0, 0.5, True), "id_encoder.width": _POSITIVE,
-    "attr_encoder.arch": ("inception_v3", "tiny"), "attr_encoder.input_size": (1, math.inf, True),
+    "attr_encoder.arch": ("inception_v3", "tiny", "small"), "attr_encoder.input_size": (1, math.inf, True),
+    "attr_encoder.small_widths": (1, math.inf, True), "attr_encoder.small_code": (1, math.inf, True),
     "landmarks.input_size": (1, math.inf, True), "landmarks.base_filters": (1, math.inf, True),
     "mapping.hidden": (1, math.inf, True), "mapping.he_init_layers": _NONNEG,
     "mapping.out_bias_init": ("zero", "w_avg"),
@@ -246,10 +247,13 @@ class IdEncoderConfig:
 
 @dataclasses.dataclass(frozen=True)
 class AttrEncoderConfig:
-    """E_attr: InceptionV3 without top, average pooled (2048-d); `arch="tiny"` for test-size runs."""
-    arch: str = "inception_v3"     # "inception_v3" | "tiny"
+    """E_attr: InceptionV3 without top, average pooled (2048-d); `arch="tiny"` for test-size runs;
+    `arch="small"` (strided convs to 4x4, flattened, a dense code) for the toy world."""
+    arch: str = "inception_v3"     # "inception_v3" | "tiny" | "small"
     input_size: int = 299
     weights: str | None = None     # ImageNet InceptionV3 notop .h5
+    small_widths: tuple[int, ...] = (32, 64, 128, 128)   # arch="small": conv widths (stride 2 down to 4x4)
+    small_code: int = 256                      # arch="small": size of the attribute code
 
 
 @dataclasses.dataclass(frozen=True)
@@ -547,16 +551,23 @@ TRAIN_PRESETS: dict[str, TrainConfig] = {
         stylegan=STYLEGAN_PRESETS["ffhq1024"], batch_size=2,
         optim=OptimConfig(lr_nonadv=1e-5, lr_adv=1e-6, lr_disc=4e-6)),
     # The toy world (no downloads, every frozen part trained): the toy StyleGAN (64 px, w 128-d),
-    # toy E_id and E_lnd (frozen), a small trainable E_attr; the official losses and schedule with
-    # M and D_W scaled to the 128-d W and learning rates for a short CPU run.
+    # toy E_id and E_lnd (frozen), a small trainable E_attr; the official losses (L_rec 10x) and
+    # schedule with M and D_W scaled to the 128-d W and learning rates for a short CPU run.
     "toy": TrainConfig(
         stylegan=StyleGANConfig(resolution=64, latent_size=128, dlatent_size=128, mapping_fmaps=128,
                                 fmap_base=1024, fmap_max=64),
         stylegan_weights=f"{TOY_WEIGHTS_DIR}/stylegan_toy.pkl",
         id_encoder=IdEncoderConfig(arch="toy", weights=f"{TOY_WEIGHTS_DIR}/toy_id.weights.h5"),
-        attr_encoder=AttrEncoderConfig(arch="tiny", input_size=64),
+        # Not official either (measured at 1,000 steps, README "Scoring disentanglement"): E_attr
+        # keeps the layout of its features (arch="small": convs to 4x4, flattened; the average-
+        # pooled "tiny" net lost where the head, mouth and light are), and L_rec weighs 10x the
+        # official 0.02: at 0.02 M rebuilt the input from the identity code alone and ignored
+        # E_attr (norm attr 0.90); at 0.2 the attribute code moves the output as much as the
+        # identity code (norm attr 0.73, sum 1.53 -> 1.42). `--set loss.rec=0.02` is official.
+        attr_encoder=AttrEncoderConfig(arch="small", input_size=64),
         landmarks=LandmarkConfig(input_size=64, base_filters=12,
                                  weights=f"{TOY_WEIGHTS_DIR}/toy_lnd.weights.h5"),
+        loss=LossWeights(rec=0.2),
         # Not official: M's output bias starts at G's dlatent_avg (official: zero, `--set
         # mapping.out_bias_init=zero`). From w = 0, 3000 steps left M's outputs 8.6 from the mean
         # of W (norm 8.5): G drew one texture for every pair and L_rec stayed at 1.2; from w_avg

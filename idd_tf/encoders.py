@@ -207,10 +207,27 @@ def _tiny_attr_backbone(input_size):
     return keras.Model(inp, x, name="tiny_attr")
 
 
+def _small_attr_backbone(input_size, widths, code_size):
+    """Strided 3x3 convs (LReLU 0.2) down to 4x4, flattened, one dense layer: unlike global
+    average pooling, the flatten keeps *where* features are (pose, mouth, light side), which a
+    shallow net cannot otherwise carry; InceptionV3's depth does that for the real presets."""
+    inp = keras.Input((input_size, input_size, 3))
+    x = inp
+    for i, f in enumerate(widths):
+        stride = 2 if x.shape[1] > 4 else 1
+        x = keras.layers.Conv2D(f, 3, strides=stride, padding="same", name=f"conv{i}")(x)
+        x = keras.layers.LeakyReLU(0.2)(x)
+    x = keras.layers.Flatten(name="flatten")(x)
+    x = keras.layers.Dense(code_size, name="code")(x)
+    x = keras.layers.LeakyReLU(0.2)(x)
+    return keras.Model(inp, x, name="small_attr")
+
+
 class AttributeEncoder(keras.Model):
     """E_attr: raw [-1, 1] RGB NHWC -> attribute code. InceptionV3 (include_top=False, avg pooled,
     2048-d; its expected input range is already [-1, 1]) with optional ImageNet .h5 weights, or a
-    small CNN (arch="tiny") for test-size runs. Trainable; BatchNorm runs in inference mode."""
+    small CNN: arch="tiny" (3 convs, average pooled, test-size runs) or "small" (convs to 4x4,
+    flattened, a dense code; the toy world's E_attr). Trainable; BatchNorm runs in inference mode."""
 
     def __init__(self, config: AttrEncoderConfig, **kwargs):
         super().__init__(**kwargs)
@@ -227,6 +244,10 @@ class AttributeEncoder(keras.Model):
             if config.weights:
                 raise ValueError("arch='tiny' has no pretrained weights")
             self.backbone = _tiny_attr_backbone(config.input_size)
+        elif config.arch == "small":
+            if config.weights:
+                raise ValueError("arch='small' has no pretrained weights")
+            self.backbone = _small_attr_backbone(config.input_size, config.small_widths, config.small_code)
         else:
             raise ValueError(f"unknown attribute encoder arch {config.arch!r}")
         self.embedding_size = int(self.backbone.output.shape[-1])

@@ -126,6 +126,10 @@ def ship_run(out: Path, method_dir: Path, steps: int) -> None:
     tf.train.CheckpointManager(tf.train.Checkpoint(**model_parts(run["model"])), str(tmp / "checkpoints"),
                                max_to_keep=1).save(checkpoint_number=step)
     shutil.copytree(method_dir / "eval", tmp / "eval")
+    # the evaluation names the run by the folder it was made in; shipped, it is this one
+    evaluation = (method_dir / "eval" / "eval.md").read_text().replace(
+        str(method_dir), f"{out.parent.name}/{out.name}/{shipped.name}")
+    data.atomic_write_bytes(tmp / "eval" / "eval.md", evaluation.encode())
     result = json.loads((method_dir / "eval" / "eval.json").read_text())
     timing = json.loads((method_dir / "timing.json").read_text()) if (method_dir / "timing.json").exists() else {}
     size = sum(f.stat().st_size for f in tmp.rglob("*") if f.is_file())
@@ -141,7 +145,7 @@ evaluate.py and export.py; demo.py and the notebook use it by default.
 
 ## Evaluation (`eval/eval.md`, {result["n"]} pairs per source, the independent evaluator)
 
-{(method_dir / "eval" / "eval.md").read_text()}
+{evaluation}
 """
     data.atomic_write_bytes(tmp / "MODEL_CARD.md", card.encode())
     if shipped.exists():

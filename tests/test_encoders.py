@@ -114,6 +114,27 @@ def test_inception_v3_attribute_encoder_and_h5(tmp_path):
         encoders.AttributeEncoder(AttrEncoderConfig(input_size=64))
 
 
+def test_small_attribute_encoder_flattens_a_4x4_map():
+    """arch="small" (the toy world's E_attr): strided convs down to 4x4, flattened (the layout of
+    the features is kept, unlike average pooling), one dense code; no pretrained weights."""
+    cfg = AttrEncoderConfig(arch="small", input_size=32, small_widths=(8, 16, 16), small_code=24)
+    enc = encoders.AttributeEncoder(cfg)
+    assert enc.embedding_size == 24
+    x = np.random.RandomState(0).uniform(-1, 1, (2, 64, 64, 3)).astype(np.float32)  # resized to 32
+    assert enc(x).shape == (2, 24) and enc.trainable_variables
+    flat = enc.backbone.get_layer("flatten")
+    assert flat.input.shape[1:] == (4, 4, 16) and flat.output.shape[-1] == 4 * 4 * 16
+    # the same pixels moved elsewhere give another code (a global average of local features
+    # would see only the border effects of the move)
+    blob = np.full((1, 32, 32, 3), -1, np.float32)
+    blob[:, 4:12, 4:12] = 1
+    moved = np.roll(blob, (16, 16), axis=(1, 2))
+    a, b = enc(blob).numpy(), enc(moved).numpy()
+    assert np.abs(a - b).max() > 0.1 * np.abs(a).max()
+    with pytest.raises(ValueError, match="no pretrained weights"):
+        encoders.AttributeEncoder(AttrEncoderConfig(arch="small", weights="x.h5"))
+
+
 def test_landmark_encoder_forms(tmp_path):
     cfg = LandmarkConfig(input_size=32, base_filters=8)
     enc = encoders.LandmarkEncoder(cfg)
