@@ -240,14 +240,11 @@ class AttributeEncoder(keras.Model):
             self.backbone = keras.applications.InceptionV3(
                 include_top=False, weights=config.weights, pooling="avg",
                 input_shape=(config.input_size, config.input_size, 3))
-        elif config.arch == "tiny":
+        elif config.arch in ("tiny", "small"):
             if config.weights:
-                raise ValueError("arch='tiny' has no pretrained weights")
-            self.backbone = _tiny_attr_backbone(config.input_size)
-        elif config.arch == "small":
-            if config.weights:
-                raise ValueError("arch='small' has no pretrained weights")
-            self.backbone = _small_attr_backbone(config.input_size, config.small_widths, config.small_code)
+                raise ValueError(f"arch={config.arch!r} has no pretrained weights")
+            self.backbone = (_tiny_attr_backbone(config.input_size) if config.arch == "tiny" else
+                             _small_attr_backbone(config.input_size, config.small_widths, config.small_code))
         else:
             raise ValueError(f"unknown attribute encoder arch {config.arch!r}")
         self.embedding_size = int(self.backbone.output.shape[-1])

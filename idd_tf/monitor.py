@@ -109,7 +109,8 @@ class Monitor:
             return None
         src, out = self.run_dir / "logs" / SCALARS_FILE, self.run_dir / "plots" / "curves.png"
         # drawn only when scalars were logged since the last drawing (a few seconds each on a CPU)
-        stamp = (src.stat().st_size, src.stat().st_mtime_ns) if src.is_file() else None
+        stat = src.stat() if src.is_file() else None
+        stamp = (stat.st_size, stat.st_mtime_ns) if stat else None
         if stamp is not None and stamp == self._plotted and out.is_file():
             return out
         self._plotted = stamp

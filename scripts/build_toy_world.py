@@ -127,10 +127,12 @@ def ship_run(out: Path, method_dir: Path, steps: int) -> None:
                                max_to_keep=1).save(checkpoint_number=step)
     shutil.copytree(method_dir / "eval", tmp / "eval")
     # the evaluation names the run by the folder it was made in; shipped, it is this one
-    evaluation = (method_dir / "eval" / "eval.md").read_text().replace(
-        str(method_dir), f"{out.parent.name}/{out.name}/{shipped.name}")
-    data.atomic_write_bytes(tmp / "eval" / "eval.md", evaluation.encode())
-    result = json.loads((method_dir / "eval" / "eval.json").read_text())
+    shipped_name = f"{out.parent.name}/{out.name}/{shipped.name}"
+    for name in ("eval.md", "eval.json"):
+        text = (method_dir / "eval" / name).read_text().replace(str(method_dir), shipped_name)
+        data.atomic_write_bytes(tmp / "eval" / name, text.encode())
+    evaluation = (tmp / "eval" / "eval.md").read_text()
+    result = json.loads((tmp / "eval" / "eval.json").read_text())
     timing = json.loads((method_dir / "timing.json").read_text()) if (method_dir / "timing.json").exists() else {}
     size = sum(f.stat().st_size for f in tmp.rglob("*") if f.is_file())
     card = f"""# Shipped toy-world run (`run/`)
