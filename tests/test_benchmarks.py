@@ -27,3 +27,10 @@ def test_bench_dataset_runs():
     proc = run_script("benchmarks/bench_dataset.py", "--preset", "tiny", "--num", 8, "--batch", 4)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "images/s" in proc.stdout.strip().splitlines()[-1]
+
+
+def test_bench_nvidia_stylegan_refuses_a_folder_that_is_not_nvidias_code(tmp_path):
+    # the reference benchmark runs NVIDIA's own code, which is never shipped or downloaded here
+    proc = run_script("benchmarks/bench_nvidia_stylegan.py", "--stylegan_repo", tmp_path)
+    assert proc.returncode != 0
+    assert "is not a checkout of github.com/NVlabs/stylegan" in proc.stderr
