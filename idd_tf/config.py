@@ -663,7 +663,9 @@ GAN_PRESETS: dict[str, GANTrainConfig] = {
     # NVIDIA's v1): ~25% faster on a CPU. At the final resolution from the start: progressive
     # growing (8 px, 15 kimg per level and per fade) reached 64 px sooner but collapsed, in two runs
     # with R1 gamma 0.04 -> 0.2 and 1 (G drew one head shape for every z from the 32-px phase on),
-    # while this recipe kept its samples varied (the shipped pickle's card has the numbers).
+    # while this recipe kept its samples varied. Gamma 10 (NVIDIA's, for 1024 px) leaves the 64-px
+    # samples blurry: the shipped pickle was continued at --set r1_gamma=1.0 after 128 kimg
+    # (FID 32.1 -> 15.6; its card has the commands and numbers).
     "toy": GANTrainConfig(
         stylegan=StyleGANConfig(resolution=64, latent_size=128, dlatent_size=128,
                                 mapping_fmaps=128, fmap_base=1024, fmap_max=64),
