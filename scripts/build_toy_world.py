@@ -128,11 +128,11 @@ def ship_run(out: Path, method_dir: Path, steps: int) -> None:
     shutil.copytree(method_dir / "eval", tmp / "eval")
     # the evaluation names the run by the folder it was made in; shipped, it is this one
     shipped_name = f"{out.parent.name}/{out.name}/{shipped.name}"
-    for name in ("eval.md", "eval.json"):
-        text = (method_dir / "eval" / name).read_text().replace(str(method_dir), shipped_name)
+    texts = {name: (method_dir / "eval" / name).read_text().replace(str(method_dir), shipped_name)
+             for name in ("eval.md", "eval.json")}
+    for name, text in texts.items():
         data.atomic_write_bytes(tmp / "eval" / name, text.encode())
-    evaluation = (tmp / "eval" / "eval.md").read_text()
-    result = json.loads((tmp / "eval" / "eval.json").read_text())
+    evaluation, result = texts["eval.md"], json.loads(texts["eval.json"])
     timing = json.loads((method_dir / "timing.json").read_text()) if (method_dir / "timing.json").exists() else {}
     size = sum(f.stat().st_size for f in tmp.rglob("*") if f.is_file())
     card = f"""# Shipped toy-world run (`run/`)
