@@ -39,7 +39,7 @@ FIELD_RULES: dict[str, tuple] = {
     "optim.beta1": (0, 1, True), "optim.beta2": (0, 1, True),
     # GANTrainConfig (its batch_size, log_every, max_checkpoints and seed share the rules above)
     "g_lr": _NONNEG, "d_lr": _NONNEG, "beta1": (0, 1, True), "beta2": (0, 1, True), "epsilon": _POSITIVE,
-    "r1_gamma": _NONNEG, "r1_interval": (1, math.inf, True), "style_mixing_prob": _UNIT,
+    "r1_gamma": _NONNEG, "r1_gamma_late": _NONNEG, "r1_late_kimg": _NONNEG, "r1_interval": (1, math.inf, True), "style_mixing_prob": _UNIT,
     "dlatent_avg_beta": _UNIT, "g_smoothing_kimg": _NONNEG, "total_kimg": _NONNEG,
     "sample_every": (1, math.inf, True), "snapshot_every": (1, math.inf, True),
     "sample_grid": (1, math.inf, True), "sample_psi": _NONNEG,
@@ -616,6 +616,9 @@ class GANTrainConfig(_RunConfig):
     epsilon: float = 1e-8
     r1_gamma: float = 10.0
     r1_interval: int = 1
+    # Optional R1 schedule (not NVIDIA's): gamma becomes r1_gamma_late from r1_late_kimg on.
+    r1_gamma_late: float | None = None
+    r1_late_kimg: float = 0.0
     style_mixing_prob: float = 0.9
     dlatent_avg_beta: float = 0.995
     g_smoothing_kimg: float = 10.0
@@ -658,18 +661,19 @@ GROWING_STEP_COST = (1.0, 0.8, 0.25, 0.07)
 
 GAN_PRESETS: dict[str, GANTrainConfig] = {
     # The toy world's StyleGAN: 64x64, fmap_base 1024, fmap_max 64, latent 128, batch 32 (NVIDIA's
-    # minibatch at 64 px), lr 0.001 (NVIDIA's below 128 px), R1 gamma 10 (NVIDIA's value), applied
-    # every 4th D step with 4x gamma (StyleGAN2's lazy regularisation; --set r1_interval=1 is
-    # NVIDIA's v1): ~25% faster on a CPU. At the final resolution from the start: progressive
-    # growing (8 px, 15 kimg per level and per fade) reached 64 px sooner but collapsed, in two runs
-    # with R1 gamma 0.04 -> 0.2 and 1 (G drew one head shape for every z from the 32-px phase on),
-    # while this recipe kept its samples varied. Gamma 10 (NVIDIA's, for 1024 px) leaves the 64-px
-    # samples blurry: the shipped pickle was continued at --set r1_gamma=1.0 after 128 kimg
-    # (FID 32.1 -> 15.6; its card has the commands and numbers).
+    # minibatch at 64 px), lr 0.001 (NVIDIA's below 128 px), R1 applied every 4th D step with 4x
+    # gamma (StyleGAN2's lazy regularisation; --set r1_interval=1 is NVIDIA's v1): ~25% faster on
+    # a CPU. At the final resolution from the start: progressive growing (8 px, 15 kimg per level
+    # and per fade) reached 64 px sooner but collapsed, in two runs with R1 gamma 0.04 -> 0.2 and 1
+    # (G drew one head shape for every z from the 32-px phase on), while this recipe kept its
+    # samples varied. Not NVIDIA's: R1 gamma 10 (NVIDIA's value, for 1024 px) for the first
+    # 128 kimg, then 1. Gamma 10 alone leaves the 64-px samples blurry (eyes and mouth as bars;
+    # switching to 1 took FID 32.1 -> 15.6, the shipped pickle's card); gamma 1 from the start drew
+    # one frame-like face for every z at 64 kimg and striped eyes at 160 kimg.
     "toy": GANTrainConfig(
         stylegan=StyleGANConfig(resolution=64, latent_size=128, dlatent_size=128,
                                 mapping_fmaps=128, fmap_base=1024, fmap_max=64),
-        r1_gamma=10.0, r1_interval=4, total_kimg=300,
+        r1_gamma=10.0, r1_gamma_late=1.0, r1_late_kimg=128, r1_interval=4, total_kimg=400,
         # No noise inputs: the renders have no stochastic detail, and with noise both toy runs
         # drew speckled faces (noise strengths 0.1-0.2 at 32-64 px after 110 kimg; the same
         # Gs without its noise drew clean heads).

@@ -91,6 +91,16 @@ def _step_costs(config: GANTrainConfig, total_steps: int) -> np.ndarray:
                      for s in range(total_steps)])
 
 
+def r1_gamma_at(config: GANTrainConfig, kimg: float) -> float:
+    """R1 gamma for the step starting after `kimg` thousand images: `r1_gamma`, or
+    `r1_gamma_late` from `r1_late_kimg` on (a function of the image counter, so a resumed run
+    switches exactly where the uninterrupted one did)."""
+    c = config
+    if c.r1_gamma_late is not None and kimg >= c.r1_late_kimg:
+        return float(c.r1_gamma_late)
+    return float(c.r1_gamma)
+
+
 def resets_adam(config: GANTrainConfig, nimg: int) -> bool:
     """Whether the step starting at image `nimg` resets both Adam states (NVIDIA: floor or ceil of
     lod changed since the previous step). A function of the image counter, so a resumed run
@@ -205,7 +215,7 @@ class GANTrainer:
             return self.D(images)
         return self.D.grown(images, level, fade)
 
-    def _step(self, reals, step, fade, with_r1: bool, level: int):
+    def _step(self, reals, step, fade, gamma, with_r1: bool, level: int):
         c = self.config
         seeds = tf.random.experimental.stateless_split(
             tf.stack([tf.constant(c.seed, tf.int64), step]), 6)
@@ -226,7 +236,7 @@ class GANTrainer:
                 real_scores = self._scores(reals, level, fade)
                 r1 = tf.zeros([c.batch_size])
             fake_scores = self._scores(fakes, level, fade)
-            gamma = c.r1_gamma * c.r1_interval
+            gamma = gamma * c.r1_interval
             d_loss = d_loss_logistic(real_scores[:, 0], fake_scores[:, 0]) + r1 * (gamma * 0.5)
             d_total = tf.reduce_sum(d_loss)
         d_grads = _used(tape.gradient(d_total, self.D.trainable_variables), self.D.trainable_variables)
@@ -261,7 +271,8 @@ class GANTrainer:
                     layer.noise_strength.assign(tf.zeros_like(layer.noise_strength))
             self._noise_held = True
         step, nimg = int(self.step.numpy()), int(self.nimg.numpy())
-        with_r1 = c.r1_gamma > 0 and step % c.r1_interval == 0
+        gamma = r1_gamma_at(c, nimg / 1000.0)
+        with_r1 = gamma > 0 and step % c.r1_interval == 0
         lod = lod_at(c, nimg / 1000.0)
         if resets_adam(c, nimg):
             reset_optimizer(self.g_opt)
@@ -273,7 +284,8 @@ class GANTrainer:
             self._steps[key] = tf.function(functools.partial(self._step, with_r1=with_r1, level=level),
                                            autograph=False)
         metrics = {k: v.numpy() for k, v in self._steps[key](
-            reals, tf.constant(step, tf.int64), tf.constant(lod - level, tf.float32)).items()}
+            reals, tf.constant(step, tf.int64), tf.constant(lod - level, tf.float32),
+            tf.constant(gamma, tf.float32)).items()}
         bad = [k for k in ("loss_g", "loss_d", "r1") if not np.isfinite(metrics[k])]
         if bad or not metrics.pop("grads_finite"):
             what = ", ".join(f"{k}={metrics[k]}" for k in bad) or "gradients"
@@ -285,6 +297,7 @@ class GANTrainer:
         metrics["r1"] = self._last_r1
         metrics["gs_beta"] = self.beta
         metrics["lod"] = lod
+        metrics["r1_gamma"] = gamma
         return metrics
 
     def lod(self) -> float:

@@ -512,11 +512,13 @@ def embed(model, images_u8, batch_size=256) -> np.ndarray:
     return np.concatenate(out)
 
 
-def heldout_sets(net, persons=100, views=4, images=400, resolution=64, first_person=0) -> dict:
+def heldout_sets(net, persons=100, views=4, images=400, resolution=64, first_person=0,
+                 content_images=2000) -> dict:
     """The held-out renders a net is measured on (seed SEEDS[net + '_heldout']): for 'id' and
     'evaluator' (embedding) two disjoint sets of `persons` people x `views` views (threshold split,
     test split; people first_person ..); for 'lnd' and 'evaluator' (factors) `images` renders of
-    different people (10000 + first_person ..)."""
+    different people (10000 + first_person ..); for 'id' (identity content) `content_images`
+    renders of different people (20000 + first_person ..; 3/4 fit, 1/4 test)."""
     seed = SEEDS[f"{net}_heldout"]
     out = {}
     if net in ("id", "evaluator"):
@@ -528,7 +530,30 @@ def heldout_sets(net, persons=100, views=4, images=400, resolution=64, first_per
     if net in ("lnd", "evaluator"):
         out["single"] = render_people(np.arange(10_000 + first_person, 10_000 + first_person + images),
                                       np.zeros(images, int), seed, resolution)
+    if net == "id" and content_images:
+        out["content"] = render_people(np.arange(20_000 + first_person, 20_000 + first_person + content_images),
+                                       np.zeros(content_images, int), seed, resolution)
     return out
+
+
+IDENTITY_CONTINUOUS = tuple(f.name for f in toyworld.IDENTITY_FACTORS if f.kind == "continuous")
+
+
+def identity_content_report(emb_fit, factors_fit, emb_test, factors_test, ridge=0.01) -> dict:
+    """How much of each continuous identity factor an embedding carries: R^2 on the test renders
+    of a ridge regression (standardised inputs, penalty `ridge` x N) fitted on the fit renders.
+    Verification accuracy only asks that people be told apart, which a few salient factors
+    (skin, hair) suffice for; L_id can only keep in I_out what E_id's embedding carries."""
+    xf, xt = np.asarray(emb_fit, np.float64), np.asarray(emb_test, np.float64)
+    mu, sd = xf.mean(0), xf.std(0) + 1e-8
+    a = np.c_[(xf - mu) / sd, np.ones(len(xf))]
+    b = np.c_[(xt - mu) / sd, np.ones(len(xt))]
+    cols = [toyworld.FACTOR_NAMES.index(n) for n in IDENTITY_CONTINUOUS]
+    yf, yt = np.asarray(factors_fit)[:, cols], np.asarray(factors_test)[:, cols]
+    coef = np.linalg.solve(a.T @ a + ridge * len(a) * np.eye(a.shape[1]), a.T @ yf)
+    pred = b @ coef
+    r2 = {n: r2_score(pred[:, j], yt[:, j]) for j, n in enumerate(IDENTITY_CONTINUOUS)}
+    return {"r2": r2, "mean_r2": float(np.mean(list(r2.values()))), "fit": len(xf), "test": len(xt)}
 
 
 def evaluate_net(net, model, sets) -> dict:
@@ -538,6 +563,10 @@ def evaluate_net(net, model, sets) -> dict:
         a, b = sets["threshold"], sets["test"]
         rep["verification"] = verification_report(embed(model, a["images"]), a["person"],
                                                   embed(model, b["images"]), b["person"])
+    if "content" in sets:
+        c = sets["content"]
+        e, fit = embed(model, c["images"]), (3 * len(c["images"])) // 4
+        rep["identity_content"] = identity_content_report(e[:fit], c["factors"][:fit], e[fit:], c["factors"][fit:])
     if net in ("lnd", "evaluator"):
         s = sets["single"]
         pred = (model.predict_landmarks(to_float(s["images"])) if net == "evaluator" else

@@ -199,12 +199,14 @@ def stylegan_card(pickle_path, run_dir, out, n, command, preset):
     growing = "fixed resolution" if not config.lod_initial_resolution else (
         f"progressive growing from {config.lod_initial_resolution} px, {config.lod_training_kimg:g} kimg "
         f"per level and {config.lod_transition_kimg:g} kimg per fade")
+    gamma = f"{config.r1_gamma:g}" if config.r1_gamma_late is None else (
+        f"{config.r1_gamma:g} for the first {config.r1_late_kimg:g} kimg, then {config.r1_gamma_late:g},")
     card = f"""# Toy StyleGAN (`{pickle_path.name}`)
 
 A StyleGAN v1 ({config.stylegan.resolution} px, latent {config.stylegan.latent_size}, fmap_base
 {config.stylegan.fmap_base}, fmap_max {config.stylegan.fmap_max}) trained on toy-world renders
 (`toyworld.example(i, seed={config.seed})`) by `idd_tf.gan_training` with NVIDIA's recipe
-(non-saturating logistic G loss, logistic D loss + R1 gamma {config.r1_gamma} every
+(non-saturating logistic G loss, logistic D loss + R1 gamma {gamma} every
 {config.r1_interval} D step(s), Adam {config.g_lr} beta1 {config.beta1} beta2 {config.beta2}, Gs
 EMA half-life {config.g_smoothing_kimg} kimg, style mixing {config.style_mixing_prob}, {growing}{'' if config.noise else ', no noise inputs'}). Saved in NVIDIA's pickle format ((G, D, Gs) Network states, version 3); read it with
 `idd_tf.load_stylegan` or NVIDIA's own code.

@@ -47,12 +47,12 @@ SETTINGS = {
                   "labelled_persons": 1000, "fresh": 16, "window": 4096, "margin": 0.25, "scale": 24.0,
                   "id_weight": 0.2},
 }
-HELDOUT = {"persons": 100, "views": 4, "images": 500}
+HELDOUT = {"persons": 100, "views": 4, "images": 500, "content_images": 2000}
 QUICK_ARCH = {"id": {"widths": [8, 8, 8, 8], "embedding_dim": 16}, "lnd": {"base_filters": 4},
               "evaluator": {"widths": [8, 8, 8, 8], "hidden": 16, "embedding_dim": 16, "head_hidden": 8}}
 QUICK = {"steps": 6, "batch": 8, "fresh": 4, "window": 16, "persons": 20}
 QUICK_LABELLED = 10   # the quick evaluator's labelled people
-QUICK_HELDOUT = {"persons": 6, "views": 2, "images": 24}
+QUICK_HELDOUT = {"persons": 6, "views": 2, "images": 24, "content_images": 40}
 
 
 def settings(net):
@@ -230,7 +230,9 @@ def heldout_text(net, held):
     ver = (f"verification on all pairs of {held['persons']} people x {held['views']} random views "
            f"(threshold chosen on {held['persons']} other people)")
     single = f"{held['images']} renders of different people"
-    return {"id": ver, "lnd": single, "evaluator": f"{single} (factors, landmarks); {ver}"}[net]
+    content = (f"; identity content: {held['content_images']} renders of different people "
+               f"(a linear fit on 3/4, R^2 on the rest)")
+    return {"id": ver + content, "lnd": single, "evaluator": f"{single} (factors, landmarks); {ver}"}[net]
 
 
 def report_rows(report, met):
@@ -242,6 +244,13 @@ def report_rows(report, met):
         rows.append(("verification accuracy (held-out people, across attribute changes)",
                      report["verification"]["accuracy"], f">= {tg['verification_accuracy']}",
                      ok(met["verification_accuracy"])))
+    if "identity_content" in report:
+        c = report["identity_content"]
+        rows.append((f"identity content: mean R^2 of the {len(c['r2'])} continuous identity factors, "
+                     f"linear from the embedding (fit {c['fit']}, test {c['test']} people; no target)",
+                     c["mean_r2"], "", ""))
+        for n, r2 in c["r2"].items():
+            rows.append((f"identity content R^2 {n}", r2, "", ""))
     if "landmarks" in report:
         m = report["landmarks"]
         rows.append(("landmark NME (inter-ocular, points 36/45)", m["nme"], f"<= {tg['nme']}", ok(met["nme"])))

@@ -130,6 +130,28 @@ def test_style_mixing_and_lazy_r1_follow_the_config():
     assert outs[0.0] == 0.0 and outs[1.0] > 1e-3
 
 
+def test_r1_gamma_schedule_switches_by_image_count():
+    """gamma is r1_gamma until r1_late_kimg thousand images, then r1_gamma_late (a function of the
+    image counter, so resumes switch at the same step); the gamma in use changes D's update."""
+    c = TINY.replace(r1_gamma=0.0, r1_gamma_late=5.0, r1_late_kimg=0.008)   # batch 4: from step 2
+    assert [gt.r1_gamma_at(c, k) for k in (0.0, 0.004, 0.008, 1.0)] == [0.0, 0.0, 5.0, 5.0]
+    assert gt.r1_gamma_at(TINY, 1e6) == TINY.r1_gamma and TINY.r1_gamma_late is None
+    nets = gt.build_networks(c, seed=0)
+    trainer = gt.GANTrainer(nets["G"], nets["D"], nets["Gs"], c)
+    logs = [trainer.train_step(_random_reals(4, 32, seed=s)) for s in range(3)]
+    assert [m["r1_gamma"] for m in logs] == [0.0, 0.0, 5.0]
+    assert logs[2]["r1"] > 0
+    d_after = {}
+    for gamma in (1.0, 100.0):
+        nets = gt.build_networks(c, seed=0)
+        t = gt.GANTrainer(nets["G"], nets["D"], nets["Gs"], c.replace(r1_gamma=gamma, r1_gamma_late=None))
+        t.train_step(_random_reals(4, 32, seed=9))
+        d_after[gamma] = _values(nets["D"])
+    assert any(not np.allclose(d_after[1.0][k], d_after[100.0][k]) for k in d_after[1.0])
+    with pytest.raises(cfg.ConfigError):
+        TINY.replace(r1_gamma_late=-1.0)
+
+
 def test_checkpoint_restores_every_variable(one_step, tmp_path):
     """G, D and Gs (which no optimizer references), noise buffers and dlatent_avg included."""
     nets_a, a = one_step["nets"], one_step["trainer"]  # after one step

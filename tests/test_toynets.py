@@ -109,6 +109,23 @@ def test_r2_and_factor_report():
         np.testing.assert_allclose(dec[n], factors[:, j], atol=1e-5, err_msg=n)
 
 
+def test_identity_content_report():
+    """Known answers: an embedding that is a linear mix of the identity factors carries all of them
+    (R^2 ~ 1); one that holds only skin tone carries skin tone and nothing else; noise carries none."""
+    rng = np.random.default_rng(0)
+    factors = np.stack([toyworld.factor_vector(toyworld.identity_from_seed(i), toyworld.attributes_from_seed(i))
+                        for i in range(800)])
+    ident = factors[:, [toyworld.FACTOR_NAMES.index(n) for n in toynets.IDENTITY_CONTINUOUS]]
+    mixed = ident @ rng.normal(size=(ident.shape[1], 32))
+    rep = toynets.identity_content_report(mixed[:600], factors[:600], mixed[600:], factors[600:], ridge=1e-6)
+    assert rep["mean_r2"] > 0.99 and rep["fit"] == 600 and rep["test"] == 200
+    skin = np.c_[factors[:, toyworld.FACTOR_NAMES.index("skin_tone")], rng.normal(size=(800, 7))]
+    rep = toynets.identity_content_report(skin[:600], factors[:600], skin[600:], factors[600:])
+    assert rep["r2"]["skin_tone"] > 0.95 and rep["r2"]["head_width"] < 0.1 and rep["mean_r2"] < 0.2
+    noise = rng.normal(size=(800, 16))
+    assert toynets.identity_content_report(noise[:600], factors[:600], noise[600:], factors[600:])["mean_r2"] < 0.05
+
+
 def test_verification_report():
     rng = np.random.default_rng(0)
     centres = rng.normal(size=(20, 8))
@@ -198,6 +215,8 @@ def test_shipped_nets_reach_their_targets():
             assert acc >= shipped["report"]["verification"]["accuracy"] - 0.05
             if met["verification_accuracy"]:
                 assert acc >= toynets.TARGETS["verification_accuracy"] - 0.02
+        if "identity_content" in shipped["report"]:
+            assert rep["identity_content"]["mean_r2"] >= shipped["report"]["identity_content"]["mean_r2"] - 0.1
         if "landmarks" in rep:
             nme = rep["landmarks"]["nme"]
             assert nme <= shipped["report"]["landmarks"]["nme"] * 1.25
