@@ -55,6 +55,31 @@ def render_set(n: int, seed: int, resolution: int, batch: int = 256) -> dict:
     return {"images": np.stack(images), "factors": {k: np.asarray(v) for k, v in factors.items()}}
 
 
+def factor_effects(factors, names, resolution: int = 64, threshold: int = 8) -> dict:
+    """How much each factor can show in an image. For each factor vector (rows of `factors`, [N,
+    len(FACTOR_NAMES)]) and each of `names`: the render with the factor at the low end of its range
+    against the one at the high end (a hue, which wraps: against the opposite hue), all else fixed.
+    -> {name: {"pixels": int [N] pixels that change by more than `threshold` levels (0: invisible in
+    that image, e.g. light azimuth under no light), "landmark_shift": float [N] the largest move of a
+    landmark, pixels}}. An evaluator's R^2 can reach 1 only where a factor shows, and only as far as
+    its effect is resolved and told apart from the other factors' effects."""
+    from idd_tf.toynets import CIRCULAR_FACTORS
+    spec = {f.name: f for f in toyworld.IDENTITY_FACTORS + toyworld.ATTRIBUTE_FACTORS}
+    out = {n: {"pixels": np.zeros(len(factors), np.int64), "landmark_shift": np.zeros(len(factors))} for n in names}
+    for i, vec in enumerate(np.asarray(factors)):
+        ident, att = toyworld.factors_from_vector(vec)
+        for n in names:
+            v = {**ident, **att}[n]
+            ends = []
+            for value in ((v, (v + 0.5) % 1.0) if n in CIRCULAR_FACTORS else (spec[n].low, spec[n].high)):
+                a, b = dict(ident), dict(att)
+                (a if n in a else b)[n] = value
+                ends.append((toyworld.render(a, b, resolution).astype(np.int16), toyworld.landmarks(a, b, resolution)))
+            out[n]["pixels"][i] = int((np.abs(ends[1][0] - ends[0][0]).max(-1) > threshold).sum())
+            out[n]["landmark_shift"][i] = float(np.linalg.norm(ends[0][1] - ends[1][1], axis=-1).max())
+    return out
+
+
 def stylegan_samples(Gs, n: int, seed: int = 0, psi: float = 1.0, batch: int = 64) -> np.ndarray:
     """n uint8 samples of a StyleGAN (z ~ N(0, I) from `seed`, random noise, truncation psi)."""
     from idd_tf import stylegan

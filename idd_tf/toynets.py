@@ -32,7 +32,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from idd_tf import encoders, metrics, toyworld
+from idd_tf import encoders, metrics, toy_evaluation, toyworld
 
 NETS = ("id", "lnd", "evaluator")
 SEEDS = {"id": 101, "id_heldout": 102, "lnd": 201, "lnd_heldout": 202,
@@ -131,9 +131,10 @@ def _factor_outputs():
     return out, i
 
 
-def evaluator_backbone(input_size=64, widths=(32, 48, 64, 96), hidden=160, batch_norm=True):
-    """Plain VGG-style CNN (no residuals): per stage 3x3 conv(+BN)+ReLU layers and a 2x2 max-pool;
-    4x4 map -> Dense."""
+def evaluator_backbone(input_size=64, widths=(32, 48, 64, 96), hidden=160, batch_norm=True, stem_stride=2):
+    """Plain VGG-style CNN (no residuals): a 5x5 stem that halves the size (`stem_stride` 2, or 1
+    followed by a 2x2 max-pool: every pixel phase seen, for thin lines), then per stage 3x3
+    conv(+BN)+ReLU layers and a 2x2 max-pool; 4x4 map -> Dense."""
     inp = keras.Input((input_size, input_size, 3), name="image")
 
     def conv(t, w, k, strides, name):
@@ -141,7 +142,9 @@ def evaluator_backbone(input_size=64, widths=(32, 48, 64, 96), hidden=160, batch
         t = keras.layers.BatchNormalization(name=f"{name}_bn")(t) if batch_norm else t
         return keras.layers.ReLU(name=f"{name}_relu")(t)
 
-    x = conv(inp, widths[0], 5, 2, "stem")
+    x = conv(inp, widths[0], 5, stem_stride, "stem")
+    if stem_stride == 1:
+        x = keras.layers.MaxPooling2D(2, name="stem_pool")(x)
     for i, w in enumerate(widths):
         x = conv(x, w, 3, 1, f"conv{i}a")
         if i:
@@ -160,13 +163,16 @@ class Evaluator(keras.Model):
     "landmarks": [B, 68, 2] in [0, 1]}."""
 
     def __init__(self, input_size=64, widths=(32, 48, 64, 96), hidden=160, embedding_dim=96, batch_norm=True,
-                 head_hidden=256, **kwargs):
+                 head_hidden=256, stem_stride=2, **kwargs):
         super().__init__(**kwargs)
         self.input_size, self.widths = int(input_size), tuple(widths)
         self.hidden, self.embedding_dim, self.batch_norm = int(hidden), int(embedding_dim), bool(batch_norm)
-        self.head_hidden = int(head_hidden)
+        self.head_hidden, self.stem_stride = int(head_hidden), int(stem_stride)
+        if self.stem_stride not in (1, 2):
+            raise ValueError(f"stem_stride must be 1 or 2, got {stem_stride}")
         self.layout, n_cont = _factor_outputs()
-        self.backbone = evaluator_backbone(self.input_size, self.widths, self.hidden, self.batch_norm)
+        self.backbone = evaluator_backbone(self.input_size, self.widths, self.hidden, self.batch_norm,
+                                           self.stem_stride)
         self.continuous_head = keras.Sequential(   # an MLP: factors are nonlinear in the geometry
             ([keras.layers.Dense(self.head_hidden, activation="relu", name="continuous_hidden")]
              if self.head_hidden else []) + [keras.layers.Dense(n_cont, name="continuous")], name="continuous_head")
@@ -202,7 +208,7 @@ class Evaluator(keras.Model):
     def get_config(self):
         return {**super().get_config(), "input_size": self.input_size, "widths": list(self.widths),
                 "hidden": self.hidden, "embedding_dim": self.embedding_dim, "batch_norm": self.batch_norm,
-                "head_hidden": self.head_hidden}
+                "head_hidden": self.head_hidden, "stem_stride": self.stem_stride}
 
 
 def factor_targets(factors: np.ndarray) -> dict:
@@ -491,16 +497,29 @@ def r2_score(pred, true, circular=False) -> float:
     return float(1.0 - np.sum(res ** 2) / np.sum(tot ** 2))
 
 
-def factor_report(pred: dict, factors) -> dict:
+def factor_report(pred: dict, factors, effects: dict | None = None) -> dict:
     """R^2 per continuous factor (circular for CIRCULAR_FACTORS) and accuracy per discrete factor of
-    `pred` (name -> [N]) against true factor vectors [N, len(FACTOR_NAMES)]."""
+    `pred` (name -> [N]) against true factor vectors [N, len(FACTOR_NAMES)]. With `effects`
+    (`toy_evaluation.factor_effects` of the same renders) also, per continuous factor, "effects":
+    {"r2_where_visible": R^2 over the renders the factor changes, "invisible": how many it does
+    not change, "pixels_median", "landmark_shift_median": its whole range's median effect}."""
     factors = np.asarray(factors)
     col = {n: factors[:, j] for j, n in enumerate(toyworld.FACTOR_NAMES)}
     r2 = {n: r2_score(pred[n], col[n], n in CIRCULAR_FACTORS) for n in CONTINUOUS if n in pred}
     acc = {n: float(np.mean(np.asarray(pred[n]).astype(int) == col[n].astype(int)))
            for n in DISCRETE if n in pred}
-    return {"r2": r2, "accuracy": acc, "r2_min": min(r2.values()) if r2 else None,
-            "accuracy_min": min(acc.values()) if acc else None, "images": int(len(factors))}
+    out = {"r2": r2, "accuracy": acc, "r2_min": min(r2.values()) if r2 else None,
+           "accuracy_min": min(acc.values()) if acc else None, "images": int(len(factors))}
+    if effects:
+        out["effects"] = {}
+        for n in r2:
+            px, seen = effects[n]["pixels"], effects[n]["pixels"] > 0
+            out["effects"][n] = {
+                "r2_where_visible": (r2_score(np.asarray(pred[n])[seen], col[n][seen], n in CIRCULAR_FACTORS)
+                                     if seen.sum() > 2 else None),
+                "invisible": int((~seen).sum()), "pixels_median": float(np.median(px)),
+                "landmark_shift_median": float(np.median(effects[n]["landmark_shift"]))}
+    return out
 
 
 def embed(model, images_u8, batch_size=256) -> np.ndarray:
@@ -513,12 +532,13 @@ def embed(model, images_u8, batch_size=256) -> np.ndarray:
 
 
 def heldout_sets(net, persons=100, views=4, images=400, resolution=64, first_person=0,
-                 content_images=2000) -> dict:
+                 content_images=2000, effects=False) -> dict:
     """The held-out renders a net is measured on (seed SEEDS[net + '_heldout']): for 'id' and
     'evaluator' (embedding) two disjoint sets of `persons` people x `views` views (threshold split,
     test split; people first_person ..); for 'lnd' and 'evaluator' (factors) `images` renders of
     different people (10000 + first_person ..); for 'id' (identity content) `content_images`
-    renders of different people (20000 + first_person ..; 3/4 fit, 1/4 test)."""
+    renders of different people (20000 + first_person ..; 3/4 fit, 1/4 test). `effects`: the
+    evaluator's factor renders also carry `toy_evaluation.factor_effects` (2 renders per factor each)."""
     seed = SEEDS[f"{net}_heldout"]
     out = {}
     if net in ("id", "evaluator"):
@@ -530,6 +550,8 @@ def heldout_sets(net, persons=100, views=4, images=400, resolution=64, first_per
     if net in ("lnd", "evaluator"):
         out["single"] = render_people(np.arange(10_000 + first_person, 10_000 + first_person + images),
                                       np.zeros(images, int), seed, resolution)
+        if net == "evaluator" and effects:
+            out["single"]["effects"] = toy_evaluation.factor_effects(out["single"]["factors"], CONTINUOUS, resolution)
     if net == "id" and content_images:
         out["content"] = render_people(np.arange(20_000 + first_person, 20_000 + first_person + content_images),
                                        np.zeros(content_images, int), seed, resolution)
@@ -577,7 +599,7 @@ def evaluate_net(net, model, sets) -> dict:
         rep["landmarks"]["nme_mean_shape_baseline"] = metrics.nme(mean_shape, s["landmarks"])
     if net == "evaluator":
         s = sets["single"]
-        rep["factors"] = factor_report(model.predict_factors(to_float(s["images"])), s["factors"])
+        rep["factors"] = factor_report(model.predict_factors(to_float(s["images"])), s["factors"], s.get("effects"))
     return rep
 
 

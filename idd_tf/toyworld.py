@@ -8,7 +8,8 @@ landmark networks and factor-regression evaluators can be trained with exact lab
     landmarks(identity, attributes, resolution=64) -> float32 [68, 2] (x, y) pixels, dlib layout
     landmarks3d(identity, attributes) -> float32 [68, 3] model points (pivot-relative, unrotated)
     sample_identity(rng) / sample_attributes(rng), identity_from_seed(seed) / attributes_from_seed(seed)
-    factor_vector(identity, attributes) -> float32 [len(FACTOR_NAMES)] (discrete factors as classes)
+    factor_vector(identity, attributes) -> float32 [len(FACTOR_NAMES)] (discrete factors as classes);
+        factors_from_vector(vector) -> (identity, attributes), its inverse
     render_batch(identities, attributes_list, resolution) -> uint8 [N, R, R, 3]
     example(index, seed=0, resolution=64) -> {image, identity, attributes, landmarks, person}
     person_example(person, view, seed=0, resolution=64): person's identity from rng [seed, person, 0],
@@ -160,6 +161,13 @@ def factor_vector(identity: dict, attributes: dict) -> np.ndarray:
     """All factors in FACTOR_NAMES order (discrete ones as their integer class)."""
     both = {**identity, **attributes}
     return np.array([both[n] for n in FACTOR_NAMES], np.float32)
+
+
+def factors_from_vector(vector) -> tuple[dict, dict]:
+    """Inverse of `factor_vector`: (identity, attributes) dicts (discrete factors as int)."""
+    kinds = {f.name: f.kind for f in IDENTITY_FACTORS + ATTRIBUTE_FACTORS}
+    both = {n: int(round(float(v))) if kinds[n] == _D else float(v) for n, v in zip(FACTOR_NAMES, vector, strict=True)}
+    return ({f.name: both[f.name] for f in IDENTITY_FACTORS}, {f.name: both[f.name] for f in ATTRIBUTE_FACTORS})
 
 
 def _palette(table, t):

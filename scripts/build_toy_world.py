@@ -16,6 +16,10 @@ Steps, each skipped when its output exists and resumed from its checkpoint when 
    (500 pairs), and shipped as `<out>/run`: config.json, E_attr / M / D_W weights only (no
    optimizer state), the evaluation (eval.json, eval.md, pictures) and `MODEL_CARD.md`. The demo,
    the notebook and `--run stylegan_weights/toy/run` use it.
+
+After a new evaluator, `--quality_only` measures step 3's StyleGAN again (its card's quality section
+and stylegan_quality.json) without training anything; `scripts/train_toy_nets.py --evaluate_only`
+does the same for the three nets' cards.
 """
 
 import json
@@ -38,6 +42,8 @@ flags.DEFINE_string("work", "toy_build", "checkpoints and run directories (resum
 flags.DEFINE_bool("quick", False, "minutes-long smoke version (tiny networks, few steps)")
 flags.DEFINE_integer("quality_samples", None, "samples for FID/KID/coverage (default 5000; quick 200)")
 flags.DEFINE_bool("overwrite", False, "replace existing shipped files")
+flags.DEFINE_bool("quality_only", False, "no training: measure the built StyleGAN in --out again with the "
+                  "evaluator there (after a new evaluator) and replace its card's quality section")
 flags.DEFINE_multi_string("stylegan_set", [], "--set options passed to train_stylegan.py")
 flags.DEFINE_integer("run_steps", 3000, "training steps of the shipped toy run (step 4)")
 flags.DEFINE_multi_string("run_set", [], "--set options passed to train.py for the shipped run (step 4)")
@@ -64,6 +70,16 @@ def main(argv):
     out.mkdir(parents=True, exist_ok=True)
     quick = ["--quick"] if FLAGS.quick else []
     t0 = time.perf_counter()
+    if FLAGS.quality_only:
+        try:
+            q = remeasure_quality(out, FLAGS.quality_samples or (200 if FLAGS.quick else 5000))["quality"]
+        except (FileNotFoundError, ValueError) as e:
+            logging.error("%s", e)
+            sys.exit(1)
+        print(f"{out / STYLEGAN_CARD}: FID {q['fid']:.2f} (floor {q['fid_floor']:.2f}), KID x 1000 "
+              f"{q['kid']['mean'] * 1000:.1f}, coverage {q['coverage']['mean_continuous']:.3f} / "
+              f"{q['coverage']['mean_discrete']:.3f} ({time.perf_counter() - t0:.0f} s)")
+        return
 
     from idd_tf import toynets
     for net in toynets.NETS:
@@ -164,7 +180,7 @@ evaluate.py and export.py; demo.py and the notebook use it by default.
 def stylegan_card(pickle_path, run_dir, out, n, command, preset):
 
     import idd_tf
-    from idd_tf import data, gan_training, toy_evaluation, toynets
+    from idd_tf import data, gan_training
     from idd_tf.config import GANTrainConfig
     final_info = run_dir / "network-final.json"   # written with network-final.pkl by train_stylegan.py
     if final_info.is_file():
@@ -177,25 +193,11 @@ def stylegan_card(pickle_path, run_dir, out, n, command, preset):
     Gs = idd_tf.load_stylegan(pickle_path)
     grid = gan_training.sample_grid(Gs, gan_training.sample_latents(config), config.sample_grid)
     data.save_image(out / "stylegan_samples.png", grid)
-    evaluator = toynets.load_net(out, "evaluator")
-
-    def raw(images_u8):
-        return images_u8.astype("float32") / 127.5 - 1.0
-
-    def features(images_u8):  # the evaluator's penultimate layer, as toy_protocol's FID uses it
-        return toy_evaluation.evaluator_outputs(evaluator, images_u8)["features"]
-
-    q = toy_evaluation.stylegan_quality(Gs, features, lambda u8: evaluator.predict_factors(raw(u8)), n=n)
-    toy_evaluation.coverage_plot(q.pop("_predicted"), q.pop("_prior"), out / "stylegan_coverage.png",
-                                 f"factor coverage: evaluator on {n} StyleGAN samples vs the renderer prior")
+    q = measure_quality(Gs, out, n)
     report = {"pickle": pickle_path.name, "bytes": pickle_path.stat().st_size, "config": config.to_dict(),
               "steps": timing["step"], "images_seen": timing["nimg"], "train_seconds": timing["seconds"],
               "quality": q}
     data.atomic_write_bytes(out / "stylegan_quality.json", (json.dumps(report, indent=2) + "\n").encode())
-    cov = q["coverage"]
-    rows = "\n".join(f"| {name} | {v.get('w1_std', v.get('tv')):.3f} | "
-                     f"{q['coverage_floor']['per_factor'][name].get('w1_std', q['coverage_floor']['per_factor'][name].get('tv')):.3f} |"
-                     for name, v in cov["per_factor"].items())
     growing = "fixed resolution" if not config.lod_initial_resolution else (
         f"progressive growing from {config.lod_initial_resolution} px, {config.lod_training_kimg:g} kimg "
         f"per level and {config.lod_transition_kimg:g} kimg per fade")
@@ -220,7 +222,36 @@ EMA half-life {config.g_smoothing_kimg} kimg, style mixing {config.style_mixing_
   benchmarks/bench_gan_train_step.py`)
 - Size: {pickle_path.stat().st_size / 1e6:.2f} MB
 
-## Quality (evaluator feature space, {n} samples vs {n} renders; floor = two disjoint render sets)
+{quality_section(q, n)}"""
+    data.atomic_write_bytes(out / STYLEGAN_CARD, card.encode())
+    return report
+
+
+def measure_quality(Gs, out, n):
+    """FID/KID/coverage of `Gs` against renders in the terms of the evaluator in `out`; writes
+    out/stylegan_coverage.png. Returns toy_evaluation.stylegan_quality's dict."""
+    from idd_tf import toy_evaluation, toynets
+    evaluator = toynets.load_net(out, "evaluator")
+
+    def raw(images_u8):
+        return images_u8.astype("float32") / 127.5 - 1.0
+
+    def features(images_u8):  # the evaluator's penultimate layer, as toy_protocol's FID uses it
+        return toy_evaluation.evaluator_outputs(evaluator, images_u8)["features"]
+
+    q = toy_evaluation.stylegan_quality(Gs, features, lambda u8: evaluator.predict_factors(raw(u8)), n=n)
+    toy_evaluation.coverage_plot(q.pop("_predicted"), q.pop("_prior"), out / "stylegan_coverage.png",
+                                 f"factor coverage: evaluator on {n} StyleGAN samples vs the renderer prior")
+    return q
+
+
+def quality_section(q, n):
+    """The card's quality section (the card's last section) for `measure_quality`'s dict."""
+    cov = q["coverage"]
+    rows = "\n".join(f"| {name} | {v.get('w1_std', v.get('tv')):.3f} | "
+                     f"{q['coverage_floor']['per_factor'][name].get('w1_std', q['coverage_floor']['per_factor'][name].get('tv')):.3f} |"
+                     for name, v in cov["per_factor"].items())
+    return f"""## Quality (evaluator feature space, {n} samples vs {n} renders; floor = two disjoint render sets)
 
 | metric | StyleGAN | floor |
 |---|---|---|
@@ -238,7 +269,26 @@ Per factor (W1 / std for continuous factors, total variation for discrete ones):
 Samples (`stylegan_samples.png`, fixed seeds, no truncation) and per-factor histograms
 (`stylegan_coverage.png`) are beside this card.
 """
-    data.atomic_write_bytes(out / STYLEGAN_CARD, card.encode())
+
+
+def remeasure_quality(out, n):
+    """--quality_only: measure the shipped StyleGAN again with the evaluator in `out` (after a new
+    evaluator) and replace the quality numbers of its report and the card's quality section; the
+    rest of the card (how it was made) is kept as it is."""
+    import idd_tf
+    from idd_tf import data
+    card_file, report_file = out / STYLEGAN_CARD, out / "stylegan_quality.json"
+    for f in (out / PICKLE, card_file, report_file):
+        if not f.is_file():
+            raise FileNotFoundError(f"--quality_only needs the built StyleGAN in {out}: {f} is missing")
+    card = card_file.read_text()
+    cut = card.find("## Quality (")
+    if cut < 0:
+        raise ValueError(f"{card_file} has no quality section to replace")
+    q = measure_quality(idd_tf.load_stylegan(out / PICKLE), out, n)
+    report = {**json.loads(report_file.read_text()), "quality": q}
+    data.atomic_write_bytes(report_file, (json.dumps(report, indent=2) + "\n").encode())
+    data.atomic_write_bytes(card_file, (card[:cut] + quality_section(q, n)).encode())
     return report
 
 

@@ -103,3 +103,22 @@ def test_factor_errors_units():
     np.testing.assert_allclose(got["per_factor"]["yaw"], 0.5 * 10.0 / yaw_std)
     np.testing.assert_allclose(got["per_factor"]["bg_hue"], 0.5 * 0.1 / (1 / np.sqrt(12.0)))  # wrapped
     assert got["per_factor"]["glasses"] == 0.5 and list(got["discrete"]) == [0.0, 1.0]
+
+
+def test_factor_effects_see_what_a_factor_can_show():
+    """Light azimuth shows nothing under no light and a lot under full light; colours move no
+    landmark while jaw width moves the jaw contour (and only it, among the 68 points, within 2 px);
+    a hue (which wraps) is compared with its opposite, not with itself."""
+    ident, att = toyworld.identity_from_seed(3), toyworld.attributes_from_seed(4)
+    dark = toyworld.factor_vector(ident, dict(att, light_strength=0.0))
+    lit = toyworld.factor_vector(ident, dict(att, light_strength=1.0))
+    names = ["light_azimuth", "jaw_width", "skin_tone", "bg_hue"]
+    eff = te.factor_effects(np.stack([dark, lit]), names)
+    assert eff["light_azimuth"]["pixels"][0] == 0 and eff["light_azimuth"]["pixels"][1] > 200
+    assert np.all(eff["skin_tone"]["landmark_shift"] == 0) and np.all(eff["skin_tone"]["pixels"] > 200)
+    assert np.all(eff["bg_hue"]["pixels"] > 500)
+    assert np.all((eff["jaw_width"]["landmark_shift"] > 0.3) & (eff["jaw_width"]["landmark_shift"] < 2.0))
+    lo = toyworld.landmarks({**ident, "jaw_width": 0.72}, att)
+    hi = toyworld.landmarks({**ident, "jaw_width": 1.0}, att)
+    moved = np.flatnonzero(np.linalg.norm(hi - lo, axis=-1) > 1e-4)
+    assert len(moved) and moved.max() <= 16   # dlib's jaw points 0-16

@@ -49,6 +49,10 @@ def test_factor_tables_and_sampling():
     i = tw.FACTOR_NAMES.index("hair_style")
     assert vec[i] == tw.identity_from_seed(1)["hair_style"]
     assert vec[tw.FACTOR_NAMES.index("yaw")] == np.float32(tw.attributes_from_seed(2)["yaw"])
+    ident, att = tw.factors_from_vector(vec)   # the inverse: the same dicts, discrete factors as int
+    assert ident.keys() == tw.identity_from_seed(1).keys() and att.keys() == tw.attributes_from_seed(2).keys()
+    assert isinstance(ident["hair_style"], int) and ident["hair_style"] == tw.identity_from_seed(1)["hair_style"]
+    np.testing.assert_array_equal(tw.factor_vector(ident, att), vec)
 
 
 def test_determinism():
