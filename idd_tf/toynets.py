@@ -271,7 +271,8 @@ class CosFaceHead(keras.layers.Layer):
 
 _CLASSES = {"id": ToyIdentityNet, "lnd": ToyLandmarkNet, "evaluator": Evaluator}
 _CONFIG_KEYS = {"id": ("input_size", "widths", "embedding_dim"), "lnd": ("input_size", "base_filters"),
-                "evaluator": ("input_size", "widths", "hidden", "embedding_dim", "batch_norm", "head_hidden")}
+                "evaluator": ("input_size", "widths", "hidden", "embedding_dim", "batch_norm", "head_hidden",
+                              "stem_stride")}
 
 
 def build_net(net: str, **config) -> keras.Model:

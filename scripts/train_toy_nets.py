@@ -206,7 +206,8 @@ ARCHITECTURE = {
           "(stride 2 after the first), 1x1 squeeze to 32, flatten 4x4, Dense, L2 normalisation",
     "lnd": "`idd_tf.encoders.landmark_net` (the project's E_lnd): per halving two 3x3 convs + "
            "LeakyReLU 0.2 (the second stride 2), flatten, Dense 256, Dense 136 sigmoid",
-    "evaluator": "plain VGG-style CNN (no residuals): 5x5 stride-2 stem, 3x3 conv+BN+ReLU stages (one, "
+    "evaluator": "plain VGG-style CNN (no residuals): 5x5 stem halving the size (stride 2, or with "
+                 "`stem_stride` 1 a 2x2 max-pool), 3x3 conv+BN+ReLU stages (one, "
                  "then two convs) with 2x2 max-pooling, flatten 4x4, Dense+ReLU; heads: continuous factors "
                  "(MLP: Dense + ReLU, Dense; range -> [-1, 1]; hues as cos/sin), one softmax per discrete "
                  "factor, L2 identity embedding, 68 landmarks (sigmoid, [0, 1])",
@@ -412,7 +413,8 @@ def remeasure(out, net):
     a, b = card.find("## How it was made"), card.find("## Held-out numbers")
     if a < 0 or b < a:
         raise ValueError(f"{card_file} has no 'How it was made' section to keep")
-    made = "\n".join(line for line in card[a:b].rstrip().split("\n") if not line.startswith("- Held-out numbers re-measured"))
+    made = "\n".join(line for line in card[a:b].rstrip().split("\n")
+                     if not line.startswith("- Held-out numbers re-measured"))
     t0 = time.time()
     held = HELDOUT if not FLAGS.quick else QUICK_HELDOUT
     model = toynets.load_net(out, net)

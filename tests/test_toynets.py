@@ -74,6 +74,28 @@ def test_save_load_round_trip(small_nets, tmp_path):
         toynets.load_net(tmp_path / "nowhere", "id")
 
 
+def test_evaluator_stem_stride_one(tmp_path):
+    """stem_stride=1: a stride-1 stem then a 2x2 max-pool (every pixel phase seen) -- the same
+    parameters and outputs as the stride-2 stem, kept through save/load; other strides refused;
+    configs saved before the option (no "stem_stride") load as stride 2."""
+    tiny = {"widths": [8, 8, 8, 8], "hidden": 16, "embedding_dim": 16, "head_hidden": 8}
+    one, two = toynets.build_net("evaluator", stem_stride=1, **tiny), toynets.build_net("evaluator", **tiny)
+    x = tf.random.uniform([2, 64, 64, 3], -1.0, 1.0, seed=2)
+    a, b = one(x), two(x)
+    assert one.count_params() == two.count_params() and a["continuous"].shape == b["continuous"].shape
+    assert one.backbone.get_layer("stem").strides == (1, 1) and one.backbone.get_layer("stem_pool")
+    toynets.save_net(one, tmp_path)
+    loaded = toynets.load_net(tmp_path, "evaluator")
+    assert loaded.stem_stride == 1
+    np.testing.assert_array_equal(loaded(x)["continuous"].numpy(), a["continuous"].numpy())
+    cfg = json.loads((tmp_path / "toy_evaluator.json").read_text())
+    del cfg["config"]["stem_stride"]
+    (tmp_path / "toy_evaluator.json").write_text(json.dumps(cfg))
+    assert toynets.load_net(tmp_path, "evaluator").backbone.get_layer("stem").strides == (2, 2)
+    with pytest.raises(ValueError, match="stem_stride"):
+        toynets.build_net("evaluator", stem_stride=3, **tiny)
+
+
 def test_landmark_report_on_hand_made_points():
     ref = np.zeros((2, 68, 2))
     ref[:, :, 0] = np.linspace(0.2, 0.8, 68)
