@@ -68,8 +68,9 @@ def factor_effects(factors, names, resolution: int = 64, threshold: int = 8) -> 
     out = {n: {"pixels": np.zeros(len(factors), np.int64), "landmark_shift": np.zeros(len(factors))} for n in names}
     for i, vec in enumerate(np.asarray(factors)):
         ident, att = toyworld.factors_from_vector(vec)
+        both = {**ident, **att}
         for n in names:
-            v = {**ident, **att}[n]
+            v = both[n]
             ends = []
             for value in ((v, (v + 0.5) % 1.0) if n in CIRCULAR_FACTORS else (spec[n].low, spec[n].high)):
                 a, b = dict(ident), dict(att)

@@ -25,6 +25,7 @@ and is measured on people from another seed; the evaluator never sees E_id's peo
 from __future__ import annotations
 
 import json
+import math
 import threading
 from pathlib import Path
 
@@ -54,6 +55,15 @@ def resize_input(images, size):
 def to_float(images_u8):
     """uint8 RGB -> float32 in [-1, 1]."""
     return np.asarray(images_u8, np.float32) / 127.5 - 1.0
+
+
+def learning_rate(step, steps, peak):
+    """The toy nets' schedule: linear warm-up over 5% of `steps` to `peak`, then cosine decay to 2%."""
+    warm = max(1, steps // 20)
+    if step < warm:
+        return peak * (step + 1) / warm
+    t = (step - warm) / max(1, steps - warm)
+    return peak * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(t, 1.0))))
 
 
 # ----------------------------------------------------------------------------------------------

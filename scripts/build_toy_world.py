@@ -233,13 +233,10 @@ def measure_quality(Gs, out, n):
     from idd_tf import toy_evaluation, toynets
     evaluator = toynets.load_net(out, "evaluator")
 
-    def raw(images_u8):
-        return images_u8.astype("float32") / 127.5 - 1.0
-
     def features(images_u8):  # the evaluator's penultimate layer, as toy_protocol's FID uses it
         return toy_evaluation.evaluator_outputs(evaluator, images_u8)["features"]
 
-    q = toy_evaluation.stylegan_quality(Gs, features, lambda u8: evaluator.predict_factors(raw(u8)), n=n)
+    q = toy_evaluation.stylegan_quality(Gs, features, lambda u8: evaluator.predict_factors(toynets.to_float(u8)), n=n)
     toy_evaluation.coverage_plot(q.pop("_predicted"), q.pop("_prior"), out / "stylegan_coverage.png",
                                  f"factor coverage: evaluator on {n} StyleGAN samples vs the renderer prior")
     return q

@@ -14,7 +14,6 @@ world shows too little of it). Writes --out (JSON) when given. Nothing is saved 
 """
 
 import json
-import math
 import sys
 import time
 from pathlib import Path
@@ -67,13 +66,6 @@ def main(argv):
         opt.apply_gradients(zip(tape.gradient(loss, variables), variables))
         return loss
 
-    def schedule(i):   # train_toy_nets' schedule
-        warm = max(1, FLAGS.steps // 20)
-        if i < warm:
-            return FLAGS.lr * (i + 1) / warm
-        t = (i - warm) / max(1, FLAGS.steps - warm)
-        return FLAGS.lr * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(t, 1.0))))
-
     stream = toynets.RenderStream(toynets.SEEDS["evaluator"], 1_000_000, 64, 16, 4096, resolution=FLAGS.resolution)
     t0 = time.time()
     try:
@@ -81,7 +73,7 @@ def main(argv):
             b = stream.batch(i)
             y = 2 * (b["factors"][:, cols] - low) / (high - low) - 1
             loss = step(tf.constant(toynets.to_float(b["images"])), tf.constant(y, tf.float32),
-                        tf.constant(schedule(i), tf.float32))
+                        tf.constant(toynets.learning_rate(i, FLAGS.steps, FLAGS.lr), tf.float32))
             if (i + 1) % FLAGS.log_every == 0 or i + 1 == FLAGS.steps:
                 rate = (i + 1) / (time.time() - t0)
                 logging.info("step %d/%d  loss %.4f (the prior mean scores %.4f)  %.1f steps/s  ETA %.0fs", i + 1,

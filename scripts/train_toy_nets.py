@@ -60,6 +60,11 @@ QUICK_LABELLED = 10   # the quick evaluator's labelled people
 QUICK_HELDOUT = {"persons": 6, "views": 2, "images": 24, "content_images": 40, "effects": True}
 
 
+def heldout():
+    """The held-out set sizes of this invocation (`toynets.heldout_sets` arguments)."""
+    return QUICK_HELDOUT if FLAGS.quick else HELDOUT
+
+
 def settings(net):
     s = dict(SETTINGS[net])
     if FLAGS.quick:
@@ -121,15 +126,6 @@ def batch_inputs(net, b):
     return toynets.to_float(b["images"]), labels
 
 
-def learning_rate(step, s):
-    import math
-    warm = max(1, s["steps"] // 20)
-    if step < warm:
-        return s["lr"] * (step + 1) / warm
-    t = (step - warm) / max(1, s["steps"] - warm)
-    return s["lr"] * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(t, 1.0))))
-
-
 def train(net, s):
     """Train (or resume) `net`; returns {model, steps, images_seen, wall_s, resumed_from}."""
     import keras
@@ -178,7 +174,8 @@ def train(net, s):
         try:
             for step in range(start, s["steps"]):
                 images, labels = batch_inputs(net, stream.batch(step))
-                logs = step_fn(tf.constant(images), labels, tf.constant(learning_rate(step, s), tf.float32))
+                lr = toynets.learning_rate(step, s["steps"], s["lr"])
+                logs = step_fn(tf.constant(images), labels, tf.constant(lr, tf.float32))
                 step_var.assign(step + 1)
                 seen_var.assign_add(s["batch"])
                 wall_var.assign(wall0 + time.time() - session_t0)
@@ -325,7 +322,7 @@ def made_section(net, s, result, eval_s):
 
 def write_card(out, net, model, report, met, files, made):
     from idd_tf import data, toynets
-    held = QUICK_HELDOUT if FLAGS.quick else HELDOUT
+    held = heldout()
     text = f"""# Model card: toy {net} ({'QUICK smoke run' if FLAGS.quick else 'shipped'})
 
 What: {WHAT[net]}.
@@ -379,7 +376,7 @@ def main(argv):
             logging.error("%s", e)
             sys.exit(1)
         t0 = time.time()
-        held = HELDOUT if not FLAGS.quick else QUICK_HELDOUT
+        held = heldout()
         sets = toynets.heldout_sets(net, **held)
         model = result["model"]
         files = toynets.save_net(model, out, extra={"seed": toynets.SEEDS[net], "steps": result["steps"]})
@@ -418,7 +415,7 @@ def remeasure(out, net):
     made = "\n".join(line for line in card[a:b].rstrip().split("\n")
                      if not line.startswith("- Held-out numbers re-measured"))
     t0 = time.time()
-    held = HELDOUT if not FLAGS.quick else QUICK_HELDOUT
+    held = heldout()
     model = toynets.load_net(out, net)
     report = toynets.evaluate_net(net, model, toynets.heldout_sets(net, **held))
     met = toynets.targets_met(net, report)

@@ -96,6 +96,18 @@ def test_evaluator_stem_stride_one(tmp_path):
         toynets.build_net("evaluator", stem_stride=3, **tiny)
 
 
+def test_learning_rate_warms_up_then_decays_to_two_percent():
+    """The schedule train_toy_nets.py and probe_factors.py share: linear warm-up over 5% of the
+    steps to the peak, cosine decay to 2% of it at the last step, monotone in between."""
+    steps, peak = 2000, 2e-3
+    lr = [toynets.learning_rate(i, steps, peak) for i in range(steps)]
+    assert lr[0] == pytest.approx(peak / 100) and lr[99] == pytest.approx(peak)
+    assert np.all(np.diff(lr[:100]) > 0) and np.all(np.diff(lr[100:]) <= 0)
+    assert lr[-1] == pytest.approx(0.02 * peak, rel=1e-4)
+    assert toynets.learning_rate(steps + 50, steps, peak) == pytest.approx(0.02 * peak)
+    assert toynets.learning_rate(1050, steps, peak) == pytest.approx(peak * 0.51)   # halfway through the decay
+
+
 def test_landmark_report_on_hand_made_points():
     ref = np.zeros((2, 68, 2))
     ref[:, :, 0] = np.linspace(0.2, 0.8, 68)
