@@ -80,8 +80,8 @@ IDENTITY_FACTORS = (
     Factor("head_width", _C, 0.235, 0.285),     # cranium half-width
     Factor("head_height", _C, 0.30, 0.345),     # cranium half-height
     Factor("face_length", _C, 0.34, 0.39),      # chin below the cranium centre
-    Factor("jaw_width", _C, 0.72, 1.0),         # lower-jaw width relative to the cheeks
-    Factor("chin_shape", _C, 1.5, 3.0),         # jaw superellipse exponent: low = pointy, high = square
+    Factor("jaw_width", _C, 0.62, 1.0),         # jaw taper: width at the chin relative to the cheeks
+    Factor("chin_shape", _C, 1.4, 3.6),         # chin superellipse exponent: low = pointy, high = square
     Factor("skin_tone", _C, 0.0, 1.0),          # light .. dark
     Factor("hair_color", _C, 0.0, 1.0),         # black, brown, auburn, blond, platinum
     Factor("hair_style", _D, 0, 5, (0.24, 0.24, 0.2, 0.2, 0.12)),  # HAIR_STYLES
@@ -92,7 +92,7 @@ IDENTITY_FACTORS = (
     Factor("nose_width", _C, 0.026, 0.045),     # half-width of the nose bottom
     Factor("mouth_width", _C, 0.062, 0.088),    # half-width of the mouth
     Factor("lip_fullness", _C, 0.7, 1.4),
-    Factor("brow_thickness", _C, 0.008, 0.022),
+    Factor("brow_thickness", _C, 0.008, 0.032),
     Factor("glasses", _D, 0, 2, (0.75, 0.25)),
     Factor("beard", _D, 0, 2, (0.8, 0.2)),
 )
@@ -105,7 +105,7 @@ ATTRIBUTE_FACTORS = (
     Factor("brow_raise", _C, -0.5, 1.0),
     Factor("eye_open", _C, 0.15, 1.1),           # eyelid gap scale
     Factor("light_azimuth", _C, -80.0, 80.0),    # degrees; + light from the image right
-    Factor("light_strength", _C, 0.0, 1.0),      # 0: flat, 1: ambient 0.42 + diffuse 0.72
+    Factor("light_strength", _C, 0.15, 1.0),     # 0: flat, 1: ambient 0.42 + diffuse 0.72
     Factor("bg_hue", _C, 0.0, 1.0),              # background HSV = (bg_hue, 0.35, bg_value)
     Factor("bg_value", _C, 0.3, 0.95),
     Factor("clothes_hue", _C, 0.0, 1.0),         # clothes HSV = (clothes_hue, 0.45, 0.55)
@@ -188,7 +188,10 @@ def _rotation(att) -> np.ndarray:
 # ---- constant templates of the point model (sizes never change) ----
 _S33 = np.linspace(-1.0, 1.0, 33)
 _SG33, _AS15 = np.sign(_S33), np.abs(_S33) ** 1.5
-_PH33, _CPH33 = np.abs(np.sin(_S33 * np.pi / 2)), np.abs(np.cos(_S33 * np.pi / 2))
+_JAW_V0, _JAW_S0 = 0.55, 0.55   # jaw angle: at 55% of the jaw's height, contour points |s| >= 0.55 above it
+_JAW_UP33 = np.abs(_S33) >= _JAW_S0
+_JAW_VUP33 = _JAW_V0 * (1 - np.abs(_S33)) / (1 - _JAW_S0)
+_JAW_PHI33 = np.minimum(np.abs(_S33) / _JAW_S0, 1.0) * (np.pi / 2)
 _ETH = np.r_[np.tile(np.linspace(np.pi, -np.pi, 24, endpoint=False), 2),
              np.tile([np.pi, 2 * np.pi / 3, np.pi / 3, 0.0, -np.pi / 3, -2 * np.pi / 3], 2)]
 _ESIDE = np.r_[-np.ones(24), np.ones(24), -np.ones(6), np.ones(6)]
@@ -296,9 +299,15 @@ def _model(ident: dict, att: dict):
     pts = np.empty((_N_POINTS, 3))
     # Jaw: superellipse contour; each point on a horizontal cross-section ellipse that slides with yaw.
     q, jw = ident["chin_shape"], ident["jaw_width"]
-    X = a * _PH33 ** (2 / q) * (jw + (1 - jw) * _PH33)
+    # Straight cheeks tapering from the cranium width to jaw_width at the jaw angle (55% of the way
+    # down), then a superellipse chin (exponent chin_shape); the taper goes on to the chin. So jaw
+    # width moves the jaw angle and chin shape only the chin: each readable on its own.
+    ph = np.sin(_JAW_PHI33)
+    xc = np.where(_JAW_UP33, 1.0, ph ** (2 / q))
+    v = np.where(_JAW_UP33, _JAW_VUP33, _JAW_V0 + (1 - _JAW_V0) * np.cos(_JAW_PHI33) ** (2 / q))
+    X = a * xc * (1 - (1 - jw) * v)
     y_top = _Y_EYE + 0.02
-    ys = y_top + (chin - y_top) * _CPH33 ** (2 / q)
+    ys = y_top + (chin - y_top) * v
     z0 = (1 - _AS15) * zs1(0.0, chin)
     yaw = math.radians(att["yaw"])
     dl = math.atan2(c / a * math.sin(yaw), math.cos(yaw)) * np.abs(_S33)
@@ -358,8 +367,8 @@ def _model(ident: dict, att: dict):
     zc = zs1(es, _Y_EYE)
     dx, dy = ew * _ECOS[:48], -eh * _EFAC[:48]
     dn = np.sqrt(dx * dx + dy * dy) + 1e-12
-    ir = 0.5 * ew
-    k1, k2 = np.minimum(1.0, ir / dn), np.minimum(1.0, 0.45 * ir / dn)
+    ir = 0.54 * ew
+    k1, k2 = np.minimum(1.0, ir / dn), np.minimum(1.0, 0.38 * ir / dn)
     cx = _ESIDE[:48] * es
     i0, p0, g0 = _SL["iris"].start, _SL["pupil"].start, _SL["glass"].start
     pts[i0:i0 + 48, 0], pts[i0:i0 + 48, 1] = cx + dx * k1, _Y_EYE + dy * k1

@@ -107,7 +107,7 @@ def test_factor_errors_units():
 
 def test_factor_effects_see_what_a_factor_can_show():
     """Light azimuth shows nothing under no light and a lot under full light; colours move no
-    landmark while jaw width moves the jaw contour (and only it, among the 68 points, within 2 px);
+    landmark while jaw width moves the jaw contour (and only it, among the 68 points, by pixels);
     a hue (which wraps) is compared with its opposite, not with itself."""
     ident, att = toyworld.identity_from_seed(3), toyworld.attributes_from_seed(4)
     dark = toyworld.factor_vector(ident, dict(att, light_strength=0.0))
@@ -117,8 +117,23 @@ def test_factor_effects_see_what_a_factor_can_show():
     assert eff["light_azimuth"]["pixels"][0] == 0 and eff["light_azimuth"]["pixels"][1] > 200
     assert np.all(eff["skin_tone"]["landmark_shift"] == 0) and np.all(eff["skin_tone"]["pixels"] > 200)
     assert np.all(eff["bg_hue"]["pixels"] > 500)
-    assert np.all((eff["jaw_width"]["landmark_shift"] > 0.3) & (eff["jaw_width"]["landmark_shift"] < 2.0))
-    lo = toyworld.landmarks({**ident, "jaw_width": 0.72}, att)
+    assert np.all(eff["jaw_width"]["landmark_shift"] > 2.0) and np.all(eff["jaw_width"]["pixels"] > 60)
+    lo = toyworld.landmarks({**ident, "jaw_width": 0.62}, att)
     hi = toyworld.landmarks({**ident, "jaw_width": 1.0}, att)
     moved = np.flatnonzero(np.linalg.norm(hi - lo, axis=-1) > 1e-4)
     assert len(moved) and moved.max() <= 16   # dlib's jaw points 0-16
+
+
+def test_jaw_width_and_chin_shape_move_different_parts_of_the_jaw():
+    """Jaw width sets the jaw angle (the straight cheek above it tapers towards it); chin shape only
+    bends the chin below it: the two read apart (in world v1 they bent the same curve)."""
+    ident = dict(toyworld.identity_from_seed(5), jaw_width=0.8, chin_shape=2.2)
+    att = dict(toyworld.NEUTRAL_ATTRIBUTES)
+
+    def jaw(**change):
+        return toyworld.landmarks({**ident, **change}, att, 64)[:17]
+
+    by_width = np.abs(jaw(jaw_width=1.0)[:, 0] - jaw(jaw_width=0.62)[:, 0])
+    by_chin = np.linalg.norm(jaw(chin_shape=3.0) - jaw(chin_shape=1.5), axis=-1)
+    assert by_chin[[0, 1, 2, 14, 15, 16]].max() < 1e-3 and by_chin[[5, 6, 10, 11]].min() > 0.5
+    assert by_width[[2, 3, 13, 14]].min() > 1.5 and by_width[8] < 1e-3   # the chin tip stays on the midline
