@@ -238,6 +238,20 @@ def factor_targets(factors: np.ndarray) -> dict:
     return out
 
 
+def target_weights(weights: dict) -> np.ndarray:
+    """{continuous factor name: loss weight} (others 1) -> float32 [C], one per column of
+    `factor_targets(...)["continuous"]` (a hue's cos and sin columns both get its weight)."""
+    unknown = set(weights) - set(CONTINUOUS)
+    if unknown:
+        raise ValueError(f"not continuous factors: {sorted(unknown)}")
+    layout, size = _factor_outputs()
+    out = np.ones(size, np.float32)
+    for n, w in weights.items():
+        i, k = layout[n]
+        out[i:i + k] = w
+    return out
+
+
 def decode_factors(outputs: dict) -> dict:
     """The evaluator's raw outputs {"continuous": [B, C], "<discrete>": [B, k] logits or one-hot}
     -> {factor name: [B] raw units (hues in [0, 1)) or class ids}; inverse of `factor_targets`."""

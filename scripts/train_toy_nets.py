@@ -84,7 +84,7 @@ def make_step_fn(net, model, head, opt, s):
 
     from idd_tf import toynets
 
-    weights = tf.constant([s.get("factor_weights", {}).get(n, 1.0) for n in toynets.CONTINUOUS], tf.float32)
+    weights = tf.constant(toynets.target_weights(s.get("factor_weights", {})))
 
     @tf.function(autograph=False)   # Python branches only (on `net`); converting the nets' code is slow
     def step_fn(images, labels, lr):

@@ -356,3 +356,23 @@ def test_build_toy_world_quality_only(tmp_path):
     (tmp_path / "stylegan_toy.pkl").unlink()
     proc = run_script_here("scripts/build_toy_world.py", "--quality_only", "--out", tmp_path)
     assert proc.returncode != 0 and "is missing" in proc.stderr
+
+
+def test_target_weights_line_up_with_the_target_columns():
+    """A factor's loss weight lands on its own column(s) of factor_targets (a hue on both cos and
+    sin); unknown or discrete names are refused."""
+    f = np.stack([toyworld.factor_vector(toyworld.identity_from_seed(s), toyworld.attributes_from_seed(s))
+                  for s in range(3)])
+    cols = toynets.factor_targets(f)["continuous"].shape[1]
+    w = toynets.target_weights({"eye_color": 3.0, "bg_hue": 2.0})
+    assert w.shape == (cols,) and w.sum() == cols + 2.0 + 2 * 1.0
+
+    def changed_columns(name, value):
+        g = f.copy()
+        g[:, toyworld.FACTOR_NAMES.index(name)] = value
+        diff = toynets.factor_targets(g)["continuous"] != toynets.factor_targets(f)["continuous"]
+        return set(np.flatnonzero(diff.any(0)))
+    assert changed_columns("eye_color", 0.123) == set(np.flatnonzero(w == 3.0))
+    assert changed_columns("bg_hue", 0.123) == set(np.flatnonzero(w == 2.0)) and (w == 2.0).sum() == 2
+    with pytest.raises(ValueError, match="glasses"):
+        toynets.target_weights({"glasses": 2.0})
