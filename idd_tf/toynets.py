@@ -315,7 +315,8 @@ def net_config(model) -> dict:
     net = next(k for k, c in _CLASSES.items() if isinstance(model, c))
     cfg = model.get_config()
     return {"net": net, "class": type(model).__name__, "config": {k: cfg[k] for k in _CONFIG_KEYS[net]},
-            "input": "raw NHWC float32 RGB in [-1, 1], any square size (resized internally)"}
+            "input": "raw NHWC float32 RGB in [-1, 1], any square size (resized internally)",
+            "world": toyworld.WORLD_VERSION}
 
 
 def save_net(model, directory, extra: dict | None = None) -> dict:
@@ -351,6 +352,11 @@ def load_net(directory, net: str) -> keras.Model:
             raise FileNotFoundError(f"toy {net} network: missing {directory / names[key]} "
                                     f"(train it with scripts/train_toy_nets.py --net {net})")
     info = json.loads((directory / names["config"]).read_text())
+    world = info.get("world", 1)   # files from before world versions were recorded: world 1
+    if world != toyworld.WORLD_VERSION:
+        raise ValueError(f"{directory / names['config']}: trained on toy world v{world}, but this code renders "
+                         f"world v{toyworld.WORLD_VERSION}; its numbers would not hold. Rebuild it "
+                         "(python scripts/build_toy_world.py) or use the idd-tf version it came with")
     model = build_net(net, **info["config"])
     (model.net if net == "lnd" else model).load_weights(directory / names["weights"])
     model.trainable = False

@@ -47,6 +47,15 @@ Pixel coordinates follow OpenCV / dlib: pixel (i, j) has its centre at x = j, y 
 landmarks = R * image_fraction - 0.5 and landmarks at 2R = 2 * landmarks at R + 0.5.
 Landmarks use dlib's 68-point layout ("right" = the subject's right = image left).
 
+World versions (`WORLD_VERSION`; networks trained on renders record it and refuse another):
+  1 (2026-11) jaw width narrowed a superellipse jaw that chin shape also bent: its whole range
+    moved the jaw contour by ~1 px at 64 px, and no net read it (R^2 0.06);
+  2 straight cheeks taper to jaw_width at the jaw angle, 55% of the way down the jaw, with a
+    superellipse chin (exponent chin_shape) below it, so the two move different parts of the jaw
+    (jaw width ~4 px, chin shape ~3 px); wider jaw width, chin shape and brow thickness ranges; a
+    larger iris and smaller pupil (eye colour shows in more pixels); light strength from 0.15 (light
+    azimuth always shows).
+
 Rendering: polygons at 4x (2x for R >= 128) with cv2 LINE_AA and sub-pixel `shift`, repeated 2x
 INTER_AREA downsampling, then Lambertian shading (ambient + diffuse from a normal field of the head
 ellipsoid; light from `light_azimuth`, 35 degrees above the horizon, blended in by
@@ -124,6 +133,7 @@ _IRIS = np.array([(58, 34, 20), (105, 66, 32), (124, 104, 48), (66, 118, 70), (5
 _Y_EYE = -0.02
 _PIVOT_IMG = np.array([0.5, 0.47])
 _SHIFT = 4
+WORLD_VERSION = 2   # bumped whenever a render changes: see "World versions" above
 
 
 def _sample(factors, rng: np.random.Generator) -> dict:

@@ -289,14 +289,13 @@ def effects_table(report):
 Each held-out render is rendered again with the factor at the low and at the high end of its range
 (a hue: the opposite hue), all else fixed (`toy_evaluation.factor_effects`). "Invisible": renders of
 the {n} in which that changes no pixel by more than 8 levels (no estimator can beat the prior mean
-on those; e.g. light azimuth under no light, eye colour behind closed eyes). The last columns are
-medians over the renders: pixels changed, and the largest move of a landmark (at 64 px). Jaw width
-moves the jaw contour by about a pixel over its whole range, and chin shape, head width, face
-length and pitch move the same contour by several. A focused probe (`scripts/probe_factors.py`,
-2026-11-28: this backbone, 4,000 steps, one target) reads none of it either (R^2 -0.004); the probe
-given the five head-shape factors reads chin shape 0.86, face length 0.92 and head width 0.95, and
-jaw width 0.04: at 64 px the world shows too little of jaw width to tell it from the others. The
-target above is judged on all renders.
+on those; e.g. eye colour behind closed eyes or brows under hair). The last columns are medians
+over the renders: pixels changed, and the largest move of a landmark (at 64 px). Where the
+evaluator falls short on a factor, `scripts/probe_factors.py --factors <names>` trains this backbone
+on those factors alone: a probe that reads one says the evaluator can do better, a probe that
+cannot says the world shows too little of it (world v1's jaw width, which moved the jaw contour by
+about a pixel and read at R^2 0.06: world v2 redrew the jaw). The target above is judged on all
+renders.
 
 | factor | R^2 | R^2 where visible | invisible | pixels changed | landmark shift, px |
 | --- | --- | --- | --- | --- | --- |

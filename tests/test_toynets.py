@@ -74,6 +74,19 @@ def test_save_load_round_trip(small_nets, tmp_path):
         toynets.load_net(tmp_path / "nowhere", "id")
 
 
+def test_nets_of_another_world_version_are_refused(small_nets, tmp_path):
+    """A net records the world it was trained on; one from another world (or from before versions
+    were recorded: world 1) is refused with a clear message, since its numbers would not hold."""
+    toynets.save_net(small_nets["id"], tmp_path)
+    cfg = json.loads((tmp_path / "toy_id.json").read_text())
+    assert cfg["world"] == toyworld.WORLD_VERSION
+    toynets.load_net(tmp_path, "id")
+    for old in ({**cfg, "world": toyworld.WORLD_VERSION - 1}, {k: v for k, v in cfg.items() if k != "world"}):
+        (tmp_path / "toy_id.json").write_text(json.dumps(old))
+        with pytest.raises(ValueError, match=f"toy world v1, but this code renders world v{toyworld.WORLD_VERSION}"):
+            toynets.load_net(tmp_path, "id")
+
+
 def test_evaluator_stem_stride_one(tmp_path):
     """stem_stride=1: a stride-1 stem then a 2x2 max-pool (every pixel phase seen) -- the same
     parameters and outputs as the stride-2 stem, kept through save/load; other strides refused;

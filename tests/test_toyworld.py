@@ -218,3 +218,21 @@ def test_landmarks_match_image_content(yaw, pitch, roll):
         assert _lum(img, lm[62] * 0.8 + lm[66] * 0.2) > 0.9 * skin     # ... below the upper teeth
         outer = _lum(img, (lm[8] * 0.3 + lm[57] * 0.7)), _lum(img, lm[8] + (lm[8] - lm[57]) * 0.8)
         assert abs(outer[0] - outer[1]) > 5                          # the chin outline is at lm[8]
+
+
+def test_toy_pictures_script_makes_the_readme_pictures(tmp_path):
+    """scripts/toy_pictures.py writes the contact sheet (8 x 8 cells of 64 px, first column
+    neutral) and the landmark strip, the same bytes twice, and refuses to replace without --overwrite."""
+    import cv2
+    from conftest import run_script_here
+    proc = run_script_here("scripts/toy_pictures.py", "--out", tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    sheet = cv2.imread(str(tmp_path / "toy_contact_sheet.png"))[..., ::-1]
+    assert sheet.shape == (8 * 66 + 2, 8 * 66 + 2, 3)
+    np.testing.assert_array_equal(sheet[2:66, 2:66], tw.render(tw.identity_from_seed(0), tw.NEUTRAL_ATTRIBUTES, 64))
+    assert cv2.imread(str(tmp_path / "toy_landmarks.png")).shape == (256, 1024, 3)
+    first = (tmp_path / "toy_landmarks.png").read_bytes()
+    proc = run_script_here("scripts/toy_pictures.py", "--out", tmp_path)
+    assert proc.returncode != 0 and "--overwrite" in proc.stderr + proc.stdout
+    proc = run_script_here("scripts/toy_pictures.py", "--out", tmp_path, "--overwrite")
+    assert proc.returncode == 0 and (tmp_path / "toy_landmarks.png").read_bytes() == first
