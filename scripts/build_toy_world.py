@@ -18,7 +18,8 @@ Steps, each skipped when its output exists and resumed from its checkpoint when 
    the notebook and `--run stylegan_weights/toy/run` use it.
 
 After a new evaluator, `--quality_only` measures step 3's StyleGAN again (its card's quality section
-and stylegan_quality.json) without training anything; `scripts/train_toy_nets.py --evaluate_only`
+and stylegan_quality.json) without training anything, `--rescore_run` scores step 4's shipped run
+again (its eval/ and its card's evaluation section), and `scripts/train_toy_nets.py --evaluate_only`
 does the same for the three nets' cards.
 """
 
@@ -44,6 +45,8 @@ flags.DEFINE_integer("quality_samples", None, "samples for FID/KID/coverage (def
 flags.DEFINE_bool("overwrite", False, "replace existing shipped files")
 flags.DEFINE_bool("quality_only", False, "no training: measure the built StyleGAN in --out again with the "
                   "evaluator there (after a new evaluator) and replace its card's quality section")
+flags.DEFINE_bool("rescore_run", False, "no training: score the shipped run in --out again with the evaluator "
+                  "there (--run_eval_pairs pairs) and replace its eval/ and its card's evaluation section")
 flags.DEFINE_multi_string("stylegan_set", [], "--set options passed to train_stylegan.py")
 flags.DEFINE_integer("run_steps", 3000, "training steps of the shipped toy run (step 4)")
 flags.DEFINE_multi_string("run_set", [], "--set options passed to train.py for the shipped run (step 4)")
@@ -79,6 +82,15 @@ def main(argv):
         print(f"{out / STYLEGAN_CARD}: FID {q['fid']:.2f} (floor {q['fid_floor']:.2f}), KID x 1000 "
               f"{q['kid']['mean'] * 1000:.1f}, coverage {q['coverage']['mean_continuous']:.3f} / "
               f"{q['coverage']['mean_discrete']:.3f} ({time.perf_counter() - t0:.0f} s)")
+        return
+    if FLAGS.rescore_run:
+        try:
+            result = rescore_run(out, FLAGS.run_eval_pairs)
+        except (FileNotFoundError, ValueError) as e:
+            logging.error("%s", e)
+            sys.exit(1)
+        print(f"{out / 'run' / 'MODEL_CARD.md'}: {result['n']} pairs per source scored again "
+              f"({time.perf_counter() - t0:.0f} s)")
         return
 
     from idd_tf import toynets
@@ -161,10 +173,7 @@ Only the trained weights are shipped (no optimizer state): {size / 1e6:.1f} MB w
 Use it with `--run stylegan_weights/toy/run` in combine_grid.py, interpolate.py, reenact.py,
 evaluate.py and export.py; demo.py and the notebook use it by default.
 
-## Evaluation (`eval/eval.md`, {result["n"]} pairs per source, the independent evaluator)
-
-{evaluation}
-"""
+{evaluation_section(evaluation, result["n"])}"""
     data.atomic_write_bytes(tmp / "MODEL_CARD.md", card.encode())
     if shipped.exists():
         old = out / ".run.old"
@@ -175,6 +184,44 @@ evaluate.py and export.py; demo.py and the notebook use it by default.
     else:
         os.replace(tmp, shipped)
     logging.info("shipped %s (%.1f MB)", shipped, size / 1e6)
+
+
+def evaluation_section(evaluation_md, n):
+    return f"""## Evaluation (`eval/eval.md`, {n} pairs per source, the independent evaluator)
+
+{evaluation_md}
+"""
+
+
+def rescore_run(out: Path, pairs: int) -> dict:
+    """--rescore_run: evaluate the shipped run in `out`/run again (evaluate.py, `pairs` pairs per
+    source, the evaluator in `out`), replace its eval/ and its card's evaluation section; the rest of
+    the card (how it was made) is kept. Returns the new eval.json."""
+    from idd_tf import data
+    shipped = out / "run"
+    card_file = shipped / "MODEL_CARD.md"
+    if not card_file.is_file():
+        raise FileNotFoundError(f"--rescore_run needs the shipped run in {shipped}: {card_file} is missing")
+    card = card_file.read_text()
+    cut = card.find("## Evaluation (")
+    if cut < 0:
+        raise ValueError(f"{card_file} has no evaluation section to replace")
+    tmp, old = shipped / ".eval.tmp", shipped / ".eval.old"
+    shutil.rmtree(tmp, ignore_errors=True)
+    _run([ROOT / "scripts" / "evaluate.py", "--run", shipped, "--num_pairs", pairs, "--out", tmp,
+          "--evaluator", out, "--overwrite"])
+    shipped_name = f"{out.parent.name}/{out.name}/{shipped.name}"
+    texts = {name: (tmp / name).read_text().replace(str(shipped), shipped_name) for name in ("eval.md", "eval.json")}
+    for name, text in texts.items():
+        data.atomic_write_bytes(tmp / name, text.encode())
+    shutil.rmtree(old, ignore_errors=True)
+    if (shipped / "eval").exists():
+        os.replace(shipped / "eval", old)
+    os.replace(tmp, shipped / "eval")
+    shutil.rmtree(old, ignore_errors=True)
+    result = json.loads(texts["eval.json"])
+    data.atomic_write_bytes(card_file, (card[:cut] + evaluation_section(texts["eval.md"], result["n"])).encode())
+    return result
 
 
 def stylegan_card(pickle_path, run_dir, out, n, command, preset):

@@ -371,6 +371,28 @@ def test_build_toy_world_quality_only(tmp_path):
     assert proc.returncode != 0 and "is missing" in proc.stderr
 
 
+def test_build_toy_world_rescore_run(tmp_path):
+    """--rescore_run scores the shipped run again with the evaluator beside it: eval/ and the card's
+    evaluation section are replaced (here 6 pairs), how it was made is kept, nothing trains."""
+    import shutil
+    shutil.copytree(SHIPPED, tmp_path / "toy")
+    out = tmp_path / "toy"
+    before = (out / "run" / "MODEL_CARD.md").read_text()
+    proc = run_script("scripts/build_toy_world.py", "--rescore_run", "--out", out, "--run_eval_pairs", "6",
+                      "--work", tmp_path / "never", timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    card = (out / "run" / "MODEL_CARD.md").read_text()
+    cut = before.index("## Evaluation (")
+    assert card[:cut] == before[:cut] and "## Evaluation (`eval/eval.md`, 6 pairs per source" in card
+    result = json.loads((out / "run" / "eval" / "eval.json").read_text())
+    assert result["n"] == 6 and result["run"] == f"{tmp_path.name}/toy/run"
+    assert (out / "run" / "eval" / "eval.md").read_text() in card and not (tmp_path / "never").exists()
+    assert not any(p.name.startswith(".eval") for p in (out / "run").iterdir())
+    shutil.rmtree(out / "run")
+    proc = run_script_here("scripts/build_toy_world.py", "--rescore_run", "--out", out)
+    assert proc.returncode != 0 and "is missing" in proc.stderr
+
+
 def test_target_weights_line_up_with_the_target_columns():
     """A factor's loss weight lands on its own column(s) of factor_targets (a hue on both cos and
     sin); unknown or discrete names are refused."""
