@@ -201,7 +201,8 @@ _SG33, _AS15 = np.sign(_S33), np.abs(_S33) ** 1.5
 _JAW_V0, _JAW_S0 = 0.55, 0.55   # jaw angle: at 55% of the jaw's height, contour points |s| >= 0.55 above it
 _JAW_UP33 = np.abs(_S33) >= _JAW_S0
 _JAW_VUP33 = _JAW_V0 * (1 - np.abs(_S33)) / (1 - _JAW_S0)
-_JAW_PHI33 = np.minimum(np.abs(_S33) / _JAW_S0, 1.0) * (np.pi / 2)
+_JAW_SIN33 = np.sin(np.minimum(np.abs(_S33) / _JAW_S0, 1.0) * (np.pi / 2))
+_JAW_COS33 = np.cos(np.minimum(np.abs(_S33) / _JAW_S0, 1.0) * (np.pi / 2))
 _ETH = np.r_[np.tile(np.linspace(np.pi, -np.pi, 24, endpoint=False), 2),
              np.tile([np.pi, 2 * np.pi / 3, np.pi / 3, 0.0, -np.pi / 3, -2 * np.pi / 3], 2)]
 _ESIDE = np.r_[-np.ones(24), np.ones(24), -np.ones(6), np.ones(6)]
@@ -307,14 +308,13 @@ def _model(ident: dict, att: dict):
                 * max(1.0 - abs(x * ia) ** 2.5, 0.02) ** 0.4)
 
     pts = np.empty((_N_POINTS, 3))
-    # Jaw: superellipse contour; each point on a horizontal cross-section ellipse that slides with yaw.
+    # Jaw contour, each point on a horizontal cross-section ellipse that slides with yaw: straight cheeks
+    # tapering from the cranium width to jaw_width at the jaw angle (55% of the way down), then a
+    # superellipse chin (exponent chin_shape); the taper goes on to the chin. So jaw width moves the
+    # jaw angle and chin shape only the chin: each readable on its own.
     q, jw = ident["chin_shape"], ident["jaw_width"]
-    # Straight cheeks tapering from the cranium width to jaw_width at the jaw angle (55% of the way
-    # down), then a superellipse chin (exponent chin_shape); the taper goes on to the chin. So jaw
-    # width moves the jaw angle and chin shape only the chin: each readable on its own.
-    ph = np.sin(_JAW_PHI33)
-    xc = np.where(_JAW_UP33, 1.0, ph ** (2 / q))
-    v = np.where(_JAW_UP33, _JAW_VUP33, _JAW_V0 + (1 - _JAW_V0) * np.cos(_JAW_PHI33) ** (2 / q))
+    xc = np.where(_JAW_UP33, 1.0, _JAW_SIN33 ** (2 / q))
+    v = np.where(_JAW_UP33, _JAW_VUP33, _JAW_V0 + (1 - _JAW_V0) * _JAW_COS33 ** (2 / q))
     X = a * xc * (1 - (1 - jw) * v)
     y_top = _Y_EYE + 0.02
     ys = y_top + (chin - y_top) * v
