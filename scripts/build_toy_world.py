@@ -202,10 +202,7 @@ def rescore_run(out: Path, pairs: int) -> dict:
     card_file = shipped / "MODEL_CARD.md"
     if not card_file.is_file():
         raise FileNotFoundError(f"--rescore_run needs the shipped run in {shipped}: {card_file} is missing")
-    card = card_file.read_text()
-    cut = card.find("## Evaluation (")
-    if cut < 0:
-        raise ValueError(f"{card_file} has no evaluation section to replace")
+    head = card_before(card_file, "## Evaluation (")
     tmp, old = shipped / ".eval.tmp", shipped / ".eval.old"
     shutil.rmtree(tmp, ignore_errors=True)
     _run([ROOT / "scripts" / "evaluate.py", "--run", shipped, "--num_pairs", pairs, "--out", tmp,
@@ -220,7 +217,7 @@ def rescore_run(out: Path, pairs: int) -> dict:
     os.replace(tmp, shipped / "eval")
     shutil.rmtree(old, ignore_errors=True)
     result = json.loads(texts["eval.json"])
-    data.atomic_write_bytes(card_file, (card[:cut] + evaluation_section(texts["eval.md"], result["n"])).encode())
+    data.atomic_write_bytes(card_file, (head + evaluation_section(texts["eval.md"], result["n"])).encode())
     return result
 
 
@@ -315,6 +312,15 @@ Samples (`stylegan_samples.png`, fixed seeds, no truncation) and per-factor hist
 """
 
 
+def card_before(card_file, heading):
+    """A model card's text up to its section `heading` (the part a re-measure keeps)."""
+    card = card_file.read_text()
+    cut = card.find(heading)
+    if cut < 0:
+        raise ValueError(f"{card_file} has no {heading.strip('# (')!r} section to replace")
+    return card[:cut]
+
+
 def remeasure_quality(out, n):
     """--quality_only: measure the shipped StyleGAN again with the evaluator in `out` (after a new
     evaluator) and replace the quality numbers of its report and the card's quality section; the
@@ -325,14 +331,11 @@ def remeasure_quality(out, n):
     for f in (out / PICKLE, card_file, report_file):
         if not f.is_file():
             raise FileNotFoundError(f"--quality_only needs the built StyleGAN in {out}: {f} is missing")
-    card = card_file.read_text()
-    cut = card.find("## Quality (")
-    if cut < 0:
-        raise ValueError(f"{card_file} has no quality section to replace")
+    head = card_before(card_file, "## Quality (")
     q = measure_quality(idd_tf.load_stylegan(out / PICKLE), out, n)
     report = {**json.loads(report_file.read_text()), "quality": q}
     data.atomic_write_bytes(report_file, (json.dumps(report, indent=2) + "\n").encode())
-    data.atomic_write_bytes(card_file, (card[:cut] + quality_section(q, n)).encode())
+    data.atomic_write_bytes(card_file, (head + quality_section(q, n)).encode())
     return report
 
 
