@@ -44,13 +44,13 @@ SETTINGS = {
             "window": 4096},
     # The evaluator's factor heads see a million people (1000 gave R^2 < 0.9 on most identity
     # factors: they memorised 1000 values); its CosFace embedding trains on the half of the renders
-    # drawn from 1000 labelled people. 40,000 steps (65 min on 2 cores): factors under R^2 0.9 went
-    # from 9 at 8,000 steps to 5 at 24,000 and 3 at 40,000 (model card). arch stem_stride=1 (24,000
-    # steps, 2,000 held-out renders): eye colour 0.872, brow thickness 0.741 against stride 2's
-    # 0.858, 0.714, the rest within 0.01, at 1.45x the step time: no better per hour of training.
+    # drawn from 1000 labelled people. 40,000 steps (44 min on 2 cores). In world v1 the factors
+    # under R^2 0.9 went from 9 at 8,000 steps to 5 at 24,000 and 3 at 40,000; arch stem_stride=1
+    # (24,000 steps, 2,000 held-out renders) gave eye colour 0.872, brow thickness 0.741 against
+    # stride 2's 0.858, 0.714, the rest within 0.01, at 1.45x the step time: no better per hour.
     # factor_weights: brow thickness and eye colour show in few pixels and were the last to learn
     # (0.75 / 0.88 at 40,000 steps in world v1, while 21 factors were over 0.94): their squared errors
-    # count 3x in the continuous loss.
+    # count 3x in the continuous loss. World v2 with these weights: all 27 >= 0.9 (model card).
     "evaluator": {"arch": {"hidden": 384}, "steps": 40000, "batch": 64, "lr": 2e-3, "persons": 1_000_000,
                   "labelled_persons": 1000, "fresh": 16, "window": 4096, "margin": 0.25, "scale": 24.0,
                   "id_weight": 0.2, "factor_weights": {"brow_thickness": 3.0, "eye_color": 3.0}},
@@ -224,7 +224,10 @@ def loss_text(net, s):
                f"{s.get('labelled_persons', s['persons'])} labelled training people")
     return {"id": f"softmax with {cosface}",
             "lnd": "L1 of the [0, 1] coordinates times the input size (pixels); targets (pixel + 0.5) / R",
-            "evaluator": "sum of squared errors of the standardised continuous factors + softmax CE per discrete "
+            "evaluator": "sum of squared errors of the standardised continuous factors"
+                         + (" (" + ", ".join(f"{n} x {w:g}" for n, w in s["factor_weights"].items()) + ")"
+                            if s.get("factor_weights") else "")
+                         + " + softmax CE per discrete "
                          f"factor + landmark L1 in pixels (as E_lnd's) + {s.get('id_weight')} x {cosface}"}[net]
 
 
