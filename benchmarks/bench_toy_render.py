@@ -23,7 +23,7 @@ Run A: load average ~6, before the last small look additions (catch lights, two-
 the final renderer, load average ~6-7. No idle core was available, so wall-clock numbers on an
 unshared core were not measured.
 
-World v2 (the redrawn jaw, 2026-11-28, a machine ~3.6x faster than the one above, its other core
+World v2 (the redrawn jaw, 2026-11-28, a faster machine than the one above, its other core
 busy with a StyleGAN training): 2129 / 1667 / 1446 / 739 img/s wall (2500 / 1968 / 1657 / 840 cpu)
 at 32 / 64 / 128 / 256 px: the jaw's few extra vector operations cost nothing measurable.
 
