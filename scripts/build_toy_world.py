@@ -154,12 +154,7 @@ def ship_run(out: Path, method_dir: Path, steps: int) -> None:
     tf.train.CheckpointManager(tf.train.Checkpoint(**model_parts(run["model"])), str(tmp / "checkpoints"),
                                max_to_keep=1).save(checkpoint_number=step)
     shutil.copytree(method_dir / "eval", tmp / "eval")
-    # the evaluation names the run by the folder it was made in; shipped, it is this one
-    shipped_name = f"{out.parent.name}/{out.name}/{shipped.name}"
-    texts = {name: (method_dir / "eval" / name).read_text().replace(str(method_dir), shipped_name)
-             for name in ("eval.md", "eval.json")}
-    for name, text in texts.items():
-        data.atomic_write_bytes(tmp / "eval" / name, text.encode())
+    texts = renamed_evaluation(method_dir / "eval", tmp / "eval", method_dir, shipped)
     evaluation, result = texts["eval.md"], json.loads(texts["eval.json"])
     timing = json.loads((method_dir / "timing.json").read_text()) if (method_dir / "timing.json").exists() else {}
     size = sum(f.stat().st_size for f in tmp.rglob("*") if f.is_file())
@@ -175,15 +170,31 @@ evaluate.py and export.py; demo.py and the notebook use it by default.
 
 {evaluation_section(evaluation, result["n"])}"""
     data.atomic_write_bytes(tmp / "MODEL_CARD.md", card.encode())
-    if shipped.exists():
-        old = out / ".run.old"
-        shutil.rmtree(old, ignore_errors=True)
-        os.replace(shipped, old)
-        os.replace(tmp, shipped)
-        shutil.rmtree(old)
-    else:
-        os.replace(tmp, shipped)
+    replace_dir(tmp, shipped)
     logging.info("shipped %s (%.1f MB)", shipped, size / 1e6)
+
+
+def renamed_evaluation(src, dst, run_dir, shipped):
+    """eval.md / eval.json from `src` written to `dst` with the run named as shipped: an evaluation
+    names the run by the folder it was scored in (`run_dir`); shipped, it is `shipped` (named
+    <parent>/<out>/run, as the README links it). Returns the two texts."""
+    from idd_tf import data
+    name = f"{shipped.parent.parent.name}/{shipped.parent.name}/{shipped.name}"
+    texts = {f: (src / f).read_text().replace(str(run_dir), name) for f in ("eval.md", "eval.json")}
+    for f, text in texts.items():
+        data.atomic_write_bytes(dst / f, text.encode())
+    return texts
+
+
+def replace_dir(tmp, dest):
+    """Put the finished folder `tmp` at `dest`; an existing `dest` is moved aside first and removed
+    only once `tmp` is in place."""
+    old = dest.with_name(f".{dest.name}.old")
+    shutil.rmtree(old, ignore_errors=True)
+    if dest.exists():
+        os.replace(dest, old)
+    os.replace(tmp, dest)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def evaluation_section(evaluation_md, n):
@@ -203,19 +214,12 @@ def rescore_run(out: Path, pairs: int) -> dict:
     if not card_file.is_file():
         raise FileNotFoundError(f"--rescore_run needs the shipped run in {shipped}: {card_file} is missing")
     head = card_before(card_file, "## Evaluation (")
-    tmp, old = shipped / ".eval.tmp", shipped / ".eval.old"
+    tmp = shipped / ".eval.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     _run([ROOT / "scripts" / "evaluate.py", "--run", shipped, "--num_pairs", pairs, "--out", tmp,
           "--evaluator", out, "--overwrite"])
-    shipped_name = f"{out.parent.name}/{out.name}/{shipped.name}"
-    texts = {name: (tmp / name).read_text().replace(str(shipped), shipped_name) for name in ("eval.md", "eval.json")}
-    for name, text in texts.items():
-        data.atomic_write_bytes(tmp / name, text.encode())
-    shutil.rmtree(old, ignore_errors=True)
-    if (shipped / "eval").exists():
-        os.replace(shipped / "eval", old)
-    os.replace(tmp, shipped / "eval")
-    shutil.rmtree(old, ignore_errors=True)
+    texts = renamed_evaluation(tmp, tmp, shipped, shipped)
+    replace_dir(tmp, shipped / "eval")
     result = json.loads(texts["eval.json"])
     data.atomic_write_bytes(card_file, (head + evaluation_section(texts["eval.md"], result["n"])).encode())
     return result
