@@ -277,6 +277,15 @@ def landmark_net(input_size=128, base_filters=32, name="landmarks"):
     return keras.Model(inp, keras.layers.Reshape((NUM_LANDMARKS, 2))(x), name=name)
 
 
+def _check_toy_world(weights_path: Path):
+    """A toy E_lnd (toy_lnd.weights.h5 with toy_lnd.json beside it) must come from this code's
+    toy world, as `toynets.load_net` requires of every toy net; other landmark files pass."""
+    from idd_tf import toynets  # toynets builds on this module
+    names = toynets.file_names("lnd")
+    if weights_path.name == names["weights"] and (weights_path.parent / names["config"]).is_file():
+        toynets.check_world(weights_path.parent / names["config"])
+
+
 class LandmarkEncoder(keras.Model):
     """E_lnd: raw [-1, 1] RGB NHWC (any size) -> [B, 68, 2] landmarks (x, y) in [0, 1].
 
@@ -296,6 +305,7 @@ class LandmarkEncoder(keras.Model):
             if path.is_dir():
                 self.net = keras.layers.TFSMLayer(str(path), call_endpoint="serving_default")
             elif path.name.endswith(".weights.h5"):
+                _check_toy_world(path)
                 self.net = landmark_net(config.input_size, config.base_filters)
                 self.net.load_weights(path)
             else:

@@ -341,6 +341,18 @@ def save_net(model, directory, extra: dict | None = None) -> dict:
     return {k: directory / names[k] for k in ("weights", "config")}
 
 
+def check_world(config_path) -> dict:
+    """The toy net's json at `config_path`, refused (ValueError) unless it was trained on this
+    code's toy world (`toyworld.WORLD_VERSION`; files from before versions were recorded: world 1)."""
+    info = json.loads(Path(config_path).read_text())
+    world = info.get("world", 1)
+    if world != toyworld.WORLD_VERSION:
+        raise ValueError(f"{config_path}: trained on toy world v{world}, but this code renders "
+                         f"world v{toyworld.WORLD_VERSION}; its numbers would not hold. Rebuild it "
+                         "(python scripts/build_toy_world.py) or use the idd-tf version it came with")
+    return info
+
+
 def load_net(directory, net: str) -> keras.Model:
     """Rebuild net `net` from `toy_<net>.json` in `directory` and load `toy_<net>.weights.h5`."""
     if net not in _CLASSES:
@@ -351,12 +363,7 @@ def load_net(directory, net: str) -> keras.Model:
         if not (directory / names[key]).is_file():
             raise FileNotFoundError(f"toy {net} network: missing {directory / names[key]} "
                                     f"(train it with scripts/train_toy_nets.py --net {net})")
-    info = json.loads((directory / names["config"]).read_text())
-    world = info.get("world", 1)   # files from before world versions were recorded: world 1
-    if world != toyworld.WORLD_VERSION:
-        raise ValueError(f"{directory / names['config']}: trained on toy world v{world}, but this code renders "
-                         f"world v{toyworld.WORLD_VERSION}; its numbers would not hold. Rebuild it "
-                         "(python scripts/build_toy_world.py) or use the idd-tf version it came with")
+    info = check_world(directory / names["config"])
     model = build_net(net, **info["config"])
     (model.net if net == "lnd" else model).load_weights(directory / names["weights"])
     model.trainable = False

@@ -1,6 +1,9 @@
 """The toy world's pretrained networks (idd_tf.toynets) and scripts/train_toy_nets.py."""
 
+import dataclasses
 import json
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -85,6 +88,25 @@ def test_nets_of_another_world_version_are_refused(small_nets, tmp_path):
         (tmp_path / "toy_id.json").write_text(json.dumps(old))
         with pytest.raises(ValueError, match=f"toy world v1, but this code renders world v{toyworld.WORLD_VERSION}"):
             toynets.load_net(tmp_path, "id")
+
+
+def test_the_models_toy_landmark_encoder_checks_the_world_too(tmp_path):
+    """The method's E_lnd reads toy_lnd.weights.h5 directly (not through load_net): with
+    toy_lnd.json beside it, a net from another world is refused there too; a landmark file
+    without the json (scripts/train_landmarks.py's) loads as before."""
+    for name in ("toy_lnd.weights.h5", "toy_lnd.json"):
+        shutil.copy(Path(config.TOY_WEIGHTS_DIR) / name, tmp_path / name)
+    cfg = config.TRAIN_PRESETS["toy"].landmarks
+    lnd = dataclasses.replace(cfg, weights=str(tmp_path / "toy_lnd.weights.h5"))
+    encoders.LandmarkEncoder(lnd)   # this world's: loads
+    info = json.loads((tmp_path / "toy_lnd.json").read_text())
+    (tmp_path / "toy_lnd.json").write_text(json.dumps({**info, "world": toyworld.WORLD_VERSION - 1}))
+    with pytest.raises(ValueError, match="trained on toy world v1"):
+        encoders.LandmarkEncoder(lnd)
+    other = tmp_path / "mine"
+    other.mkdir()
+    shutil.copy(tmp_path / "toy_lnd.weights.h5", other / "landmarks.weights.h5")
+    encoders.LandmarkEncoder(dataclasses.replace(cfg, weights=str(other / "landmarks.weights.h5")))
 
 
 def test_evaluator_stem_stride_one(tmp_path):
