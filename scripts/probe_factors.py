@@ -6,7 +6,7 @@
 
 Trains the independent evaluator's backbone (`toynets.evaluator_backbone`) with an MLP head on the
 named continuous factors alone (squared error of each factor's range mapped to [-1, 1]), on renders
-of the evaluator's training seed (`toynets.RenderStream`, a million people), with the evaluator's
+of the evaluator's training seed (`toynet_training.RenderStream`, a million people), with the evaluator's
 optimiser and schedule; then prints R^2 per factor on --heldout renders of the evaluator's held-out
 seed, at the same resolution. Where the full evaluator falls short on a factor, this tells a
 factor that a focused net reads (the evaluator can do better) from one that no such net reads (the
@@ -42,7 +42,7 @@ def main(argv):
     import numpy as np
     import tensorflow as tf
 
-    from idd_tf import data, toynets, toyworld
+    from idd_tf import data, toynet_training, toynets, toyworld
     spec = {f.name: f for f in toyworld.IDENTITY_FACTORS + toyworld.ATTRIBUTE_FACTORS}
     bad = [n for n in FLAGS.factors if n not in toynets.CONTINUOUS or n in toynets.CIRCULAR_FACTORS]
     if bad:
@@ -66,25 +66,25 @@ def main(argv):
         opt.apply_gradients(zip(tape.gradient(loss, variables), variables))
         return loss
 
-    stream = toynets.RenderStream(toynets.SEEDS["evaluator"], 1_000_000, 64, 16, 4096, resolution=FLAGS.resolution)
+    stream = toynet_training.RenderStream(toynets.SEEDS["evaluator"], 1_000_000, 64, 16, 4096, resolution=FLAGS.resolution)
     t0 = time.time()
     try:
         for i in range(FLAGS.steps):
             b = stream.batch(i)
             y = 2 * (b["factors"][:, cols] - low) / (high - low) - 1
             loss = step(tf.constant(toynets.to_float(b["images"])), tf.constant(y, tf.float32),
-                        tf.constant(toynets.learning_rate(i, FLAGS.steps, FLAGS.lr), tf.float32))
+                        tf.constant(toynet_training.learning_rate(i, FLAGS.steps, FLAGS.lr), tf.float32))
             if (i + 1) % FLAGS.log_every == 0 or i + 1 == FLAGS.steps:
                 rate = (i + 1) / (time.time() - t0)
                 logging.info("step %d/%d  loss %.4f (the prior mean scores %.4f)  %.1f steps/s  ETA %.0fs", i + 1,
                              FLAGS.steps, float(loss), len(cols) / 3, rate, (FLAGS.steps - i - 1) / rate)
     finally:
         stream.close()
-    held = toynets.render_people(np.arange(10_000, 10_000 + FLAGS.heldout), np.zeros(FLAGS.heldout, int),
+    held = toynet_training.render_people(np.arange(10_000, 10_000 + FLAGS.heldout), np.zeros(FLAGS.heldout, int),
                                  toynets.SEEDS["evaluator_heldout"], FLAGS.resolution)
     x = toynets.to_float(held["images"])
     pred = np.concatenate([head(backbone(x[i:i + 256])).numpy() for i in range(0, len(x), 256)])
-    r2 = {n: toynets.r2_score(low[k] + (pred[:, k] + 1) / 2 * (high[k] - low[k]), held["factors"][:, c])
+    r2 = {n: toynet_training.r2_score(low[k] + (pred[:, k] + 1) / 2 * (high[k] - low[k]), held["factors"][:, c])
           for k, (n, c) in enumerate(zip(FLAGS.factors, cols))}
     result = {"factors": FLAGS.factors, "r2": r2, "steps": FLAGS.steps, "resolution": FLAGS.resolution,
               "heldout": FLAGS.heldout, "wall_s": time.time() - t0, "command": "python " + " ".join(sys.argv)}

@@ -4,7 +4,7 @@
     python scripts/train_toy_nets.py --net lnd --out /tmp/toy --quick              # minutes-long smoke run
 
 Training images are rendered on the fly by `idd_tf.toyworld` in a background thread
-(`toynets.RenderStream`); each net trains on its own seed's people (`toynets.SEEDS`) and is measured
+(`toynet_training.RenderStream`); each net trains on its own seed's people (`toynets.SEEDS`) and is measured
 on held-out people of another seed. Resumable: checkpoints (net, margin head, optimizer, step, wall
 time, images seen) live under --work_dir/<net>; a rerun continues. Writes, per net, into --out:
 toy_<net>.weights.h5, toy_<net>.json, toy_<net>_report.json (held-out numbers) and
@@ -64,7 +64,7 @@ QUICK_HELDOUT = {"persons": 6, "views": 2, "images": 24, "content_images": 40, "
 
 
 def heldout():
-    """The held-out set sizes of this invocation (`toynets.heldout_sets` arguments)."""
+    """The held-out set sizes of this invocation (`toynet_training.heldout_sets` arguments)."""
     return QUICK_HELDOUT if FLAGS.quick else HELDOUT
 
 
@@ -137,7 +137,7 @@ def train(net, s):
     import keras
     import tensorflow as tf
 
-    from idd_tf import data, toynets
+    from idd_tf import data, toynet_training, toynets
     work = Path(FLAGS.work_dir) / net
     work.mkdir(parents=True, exist_ok=True)
     run_settings = {"net": net, **s, "quick": FLAGS.quick}
@@ -173,14 +173,14 @@ def train(net, s):
     if start == 0:
         cpu_var.assign(0.0)
     if start < s["steps"]:
-        stream = toynets.RenderStream(toynets.SEEDS[net], s["persons"], s["batch"], s["fresh"], s["window"],
+        stream = toynet_training.RenderStream(toynets.SEEDS[net], s["persons"], s["batch"], s["fresh"], s["window"],
                                       start_step=start, labelled_persons=s.get("labelled_persons"))
         session_t0, wall0 = time.time(), float(wall_var.numpy())
         cpu_t0, cpu0 = time.process_time(), float(cpu_var.numpy())
         try:
             for step in range(start, s["steps"]):
                 images, labels = batch_inputs(net, stream.batch(step))
-                lr = toynets.learning_rate(step, s["steps"], s["lr"])
+                lr = toynet_training.learning_rate(step, s["steps"], s["lr"])
                 logs = step_fn(tf.constant(images), labels, tf.constant(lr, tf.float32))
                 step_var.assign(step + 1)
                 seen_var.assign_add(s["batch"])
@@ -248,8 +248,8 @@ def heldout_text(net, held):
 
 
 def report_rows(report, met):
-    from idd_tf import toynets
-    tg = toynets.TARGETS
+    from idd_tf import toynet_training, toynets
+    tg = toynet_training.TARGETS
     ok = lambda b: "met" if b else "NOT met"  # noqa: E731
     rows = []
     if "verification" in report:
@@ -367,7 +367,7 @@ def main(argv):
         logging.error("refusing to overwrite existing output (use --overwrite): %s",
                       ", ".join(str(p) for p in existing))
         sys.exit(1)
-    from idd_tf import data, toynets
+    from idd_tf import data, toynet_training, toynets
     out.mkdir(parents=True, exist_ok=True)
     for net in nets:
         if FLAGS.evaluate_only:
@@ -385,13 +385,13 @@ def main(argv):
             sys.exit(1)
         t0 = time.time()
         held = heldout()
-        sets = toynets.heldout_sets(net, **held)
+        sets = toynet_training.heldout_sets(net, **held)
         model = result["model"]
         files = toynets.save_net(model, out, extra={"seed": toynets.SEEDS[net], "steps": result["steps"]})
-        report = toynets.evaluate_net(net, toynets.load_net(out, net), sets)
-        met = toynets.targets_met(net, report)
+        report = toynet_training.evaluate_net(net, toynets.load_net(out, net), sets)
+        met = toynet_training.targets_met(net, report)
         eval_s = time.time() - t0
-        summary = {"net": net, "report": report, "targets": toynets.TARGETS, "targets_met": met,
+        summary = {"net": net, "report": report, "targets": toynet_training.TARGETS, "targets_met": met,
                    "steps": result["steps"], "batch_size": s["batch"], "images_seen": result["images_seen"],
                    "train_wall_s": result["wall_s"], "train_cpu_s": result["cpu_s"], "eval_wall_s": eval_s, "quick": FLAGS.quick,
                    "train_seed": toynets.SEEDS[net], "heldout_seed": toynets.SEEDS[f"{net}_heldout"],
@@ -407,7 +407,7 @@ def main(argv):
 def remeasure(out, net):
     """--evaluate_only: measure the net saved in `out` again on today's held-out sets; rewrite its
     report and card, keeping how it was trained (the card's section and the report's fields)."""
-    from idd_tf import data, toynets
+    from idd_tf import data, toynet_training, toynets
     names = toynets.file_names(net)
     report_file, card_file = out / names["report"], out / names["card"]
     for f in (out / names["weights"], report_file, card_file):
@@ -425,12 +425,12 @@ def remeasure(out, net):
     t0 = time.time()
     held = heldout()
     model = toynets.load_net(out, net)
-    report = toynets.evaluate_net(net, model, toynets.heldout_sets(net, **held))
-    met = toynets.targets_met(net, report)
+    report = toynet_training.evaluate_net(net, model, toynet_training.heldout_sets(net, **held))
+    met = toynet_training.targets_met(net, report)
     eval_s = time.time() - t0
     made += (f"\n- Held-out numbers re-measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} "
              f"({eval_s:.0f} s): `python {' '.join(sys.argv)}`\n\n")
-    summary = {**old, "report": report, "targets": toynets.TARGETS, "targets_met": met, "eval_wall_s": eval_s,
+    summary = {**old, "report": report, "targets": toynet_training.TARGETS, "targets_met": met, "eval_wall_s": eval_s,
                "heldout": held, "remeasured_by": "python " + " ".join(sys.argv)}
     data.atomic_write_bytes(report_file, (json.dumps(summary, indent=2) + "\n").encode())
     write_card(out, net, model, report, met, {"weights": out / names["weights"]}, made)

@@ -1,4 +1,4 @@
-"""The toy world's pretrained networks (idd_tf.toynets) and scripts/train_toy_nets.py."""
+"""The toy world's pretrained networks (idd_tf.toynets, idd_tf.toynet_training) and scripts/train_toy_nets.py."""
 
 import dataclasses
 import json
@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 
 from conftest import ROOT, run_script, run_script_here
-from idd_tf import config, encoders, toynets, toyworld
+from idd_tf import config, encoders, toynet_training, toynets, toyworld
 
 SMALL = {"id": {"widths": [8, 8, 8, 8], "embedding_dim": 16}, "lnd": {"base_filters": 4},
          "evaluator": {"widths": [8, 8, 8, 8], "hidden": 16, "embedding_dim": 16, "head_hidden": 8}}
@@ -135,20 +135,20 @@ def test_learning_rate_warms_up_then_decays_to_two_percent():
     """The schedule train_toy_nets.py and probe_factors.py share: linear warm-up over 5% of the
     steps to the peak, cosine decay to 2% of it at the last step, monotone in between."""
     steps, peak = 2000, 2e-3
-    lr = [toynets.learning_rate(i, steps, peak) for i in range(steps)]
+    lr = [toynet_training.learning_rate(i, steps, peak) for i in range(steps)]
     assert lr[0] == pytest.approx(peak / 100) and lr[99] == pytest.approx(peak)
     assert np.all(np.diff(lr[:100]) > 0) and np.all(np.diff(lr[100:]) <= 0)
     assert lr[-1] == pytest.approx(0.02 * peak, rel=1e-4)
-    assert toynets.learning_rate(steps + 50, steps, peak) == pytest.approx(0.02 * peak)
-    assert toynets.learning_rate(1050, steps, peak) == pytest.approx(peak * 0.51)   # halfway through the decay
+    assert toynet_training.learning_rate(steps + 50, steps, peak) == pytest.approx(0.02 * peak)
+    assert toynet_training.learning_rate(1050, steps, peak) == pytest.approx(peak * 0.51)   # halfway through the decay
 
 
 def test_landmark_report_on_hand_made_points():
     ref = np.zeros((2, 68, 2))
     ref[:, :, 0] = np.linspace(0.2, 0.8, 68)
     ref[:, 36], ref[:, 45] = (0.3, 0.4), (0.7, 0.4)   # inter-ocular distance 0.4
-    assert toynets.landmark_report(ref, ref)["nme"] == 0.0
-    rep = toynets.landmark_report(ref + [0.012, 0.016], ref)   # every point 0.02 off
+    assert toynet_training.landmark_report(ref, ref)["nme"] == 0.0
+    rep = toynet_training.landmark_report(ref + [0.012, 0.016], ref)   # every point 0.02 off
     assert rep["nme"] == pytest.approx(0.05) and rep["nme_median"] == pytest.approx(0.05)
     assert rep["images"] == 2
 
@@ -156,26 +156,26 @@ def test_landmark_report_on_hand_made_points():
 def test_r2_and_factor_report():
     rng = np.random.default_rng(0)
     t = rng.uniform(0, 1, 500)
-    assert toynets.r2_score(t, t) == 1.0
-    assert toynets.r2_score(np.full_like(t, t.mean()), t) == pytest.approx(0.0)
-    assert toynets.r2_score(t + 0.1, t) < 0.9
+    assert toynet_training.r2_score(t, t) == 1.0
+    assert toynet_training.r2_score(np.full_like(t, t.mean()), t) == pytest.approx(0.0)
+    assert toynet_training.r2_score(t + 0.1, t) < 0.9
     # circular: 0.99 predicted for 0.01 is an error of 0.02, not 0.98
     hue = np.array([0.01, 0.25, 0.5, 0.75])
-    assert toynets.r2_score(hue - 0.02, hue, circular=True) > 0.98
-    assert toynets.r2_score((hue - 0.02) % 1.0, hue) < 0.9
+    assert toynet_training.r2_score(hue - 0.02, hue, circular=True) > 0.98
+    assert toynet_training.r2_score((hue - 0.02) % 1.0, hue) < 0.9
     factors = np.stack([toyworld.factor_vector(toyworld.identity_from_seed(i), toyworld.attributes_from_seed(i))
                         for i in range(50)])
     perfect = {n: factors[:, j] for j, n in enumerate(toyworld.FACTOR_NAMES)}
-    rep = toynets.factor_report(perfect, factors)
+    rep = toynet_training.factor_report(perfect, factors)
     assert rep["r2_min"] == pytest.approx(1.0) and rep["accuracy_min"] == 1.0
     wrong = dict(perfect, glasses=1 - perfect["glasses"])
-    assert toynets.factor_report(wrong, factors)["accuracy"]["glasses"] == 0.0
+    assert toynet_training.factor_report(wrong, factors)["accuracy"]["glasses"] == 0.0
     # with factor effects: R^2 also over the renders a factor shows in; the invisible ones counted
     effects = {n: {"pixels": np.r_[np.zeros(10, int), np.full(40, 7)], "landmark_shift": np.full(50, 1.5)}
                for n in toynets.CONTINUOUS}
     j = toyworld.FACTOR_NAMES.index("yaw")
     half = dict(perfect, yaw=np.r_[np.full(10, factors[:10, j].mean()), factors[10:, j]])   # right where visible
-    rep = toynets.factor_report(half, factors, effects)
+    rep = toynet_training.factor_report(half, factors, effects)
     e = rep["effects"]["yaw"]
     assert e["invisible"] == 10 and e["pixels_median"] == 7 and e["landmark_shift_median"] == 1.5
     assert e["r2_where_visible"] == pytest.approx(1.0) and rep["r2"]["yaw"] < 0.999
@@ -193,15 +193,15 @@ def test_identity_content_report():
     rng = np.random.default_rng(0)
     factors = np.stack([toyworld.factor_vector(toyworld.identity_from_seed(i), toyworld.attributes_from_seed(i))
                         for i in range(800)])
-    ident = factors[:, [toyworld.FACTOR_NAMES.index(n) for n in toynets.IDENTITY_CONTINUOUS]]
+    ident = factors[:, [toyworld.FACTOR_NAMES.index(n) for n in toynet_training.IDENTITY_CONTINUOUS]]
     mixed = ident @ rng.normal(size=(ident.shape[1], 32))
-    rep = toynets.identity_content_report(mixed[:600], factors[:600], mixed[600:], factors[600:], ridge=1e-6)
+    rep = toynet_training.identity_content_report(mixed[:600], factors[:600], mixed[600:], factors[600:], ridge=1e-6)
     assert rep["mean_r2"] > 0.99 and rep["fit"] == 600 and rep["test"] == 200
     skin = np.c_[factors[:, toyworld.FACTOR_NAMES.index("skin_tone")], rng.normal(size=(800, 7))]
-    rep = toynets.identity_content_report(skin[:600], factors[:600], skin[600:], factors[600:])
+    rep = toynet_training.identity_content_report(skin[:600], factors[:600], skin[600:], factors[600:])
     assert rep["r2"]["skin_tone"] > 0.95 and rep["r2"]["head_width"] < 0.1 and rep["mean_r2"] < 0.2
     noise = rng.normal(size=(800, 16))
-    assert toynets.identity_content_report(noise[:600], factors[:600], noise[600:], factors[600:])["mean_r2"] < 0.05
+    assert toynet_training.identity_content_report(noise[:600], factors[:600], noise[600:], factors[600:])["mean_r2"] < 0.05
 
 
 def test_verification_report():
@@ -209,17 +209,17 @@ def test_verification_report():
     centres = rng.normal(size=(20, 8))
     labels = np.repeat(np.arange(20), 3)
     good = centres[labels] + 0.05 * rng.normal(size=(60, 8))
-    rep = toynets.verification_report(good[:30], labels[:30], good[30:], labels[30:])
+    rep = toynet_training.verification_report(good[:30], labels[:30], good[30:], labels[30:])
     assert rep["accuracy"] == 1.0 and rep["same_pairs"] == 30 and rep["different_pairs"] == 405
     noise = rng.normal(size=(60, 8))
-    assert toynets.verification_report(noise[:30], labels[:30], noise[30:], labels[30:])["accuracy"] < 0.8
+    assert toynet_training.verification_report(noise[:30], labels[:30], noise[30:], labels[30:])["accuracy"] < 0.8
     with pytest.raises(ValueError):
-        toynets.verification_report(good[:5], np.arange(5), good[30:], labels[30:])
+        toynet_training.verification_report(good[:5], np.arange(5), good[30:], labels[30:])
 
 
 def test_render_stream_is_deterministic_and_labels_follow_pixel_centres():
-    a = toynets.RenderStream(5, 10, batch_size=4, fresh=2, window=6)
-    b = toynets.RenderStream(5, 10, batch_size=4, fresh=2, window=6, start_step=2)
+    a = toynet_training.RenderStream(5, 10, batch_size=4, fresh=2, window=6)
+    b = toynet_training.RenderStream(5, 10, batch_size=4, fresh=2, window=6, start_step=2)
     try:
         [a.batch(s) for s in range(2)]
         ba, bb = a.batch(2), b.batch(2)
@@ -230,13 +230,13 @@ def test_render_stream_is_deterministic_and_labels_follow_pixel_centres():
     p, v, labelled = a.item(7)
     assert labelled and bool(ba["labelled"].all())
     e = toyworld.person_example(p, v, seed=5)
-    r = toynets.render_people([p], [v], 5)
+    r = toynet_training.render_people([p], [v], 5)
     np.testing.assert_allclose(r["landmarks"][0] * 64, e["landmarks"] + 0.5, atol=1e-4)
     np.testing.assert_array_equal(r["images"][0], e["image"])
 
 
 def test_render_stream_labelled_pool_mixes_labelled_and_diverse_people():
-    s = toynets.RenderStream(7, 10_000, batch_size=4, fresh=2, window=4, labelled_persons=10)
+    s = toynet_training.RenderStream(7, 10_000, batch_size=4, fresh=2, window=4, labelled_persons=10)
     try:
         items = [s.item(i) for i in range(400)]
         batch = s.batch(0)
@@ -302,32 +302,32 @@ def test_shipped_nets_reach_their_targets():
     for net in toynets.NETS:
         shipped = json.loads((SHIPPED / toynets.file_names(net)["report"]).read_text())
         assert not shipped["quick"]
-        sets = toynets.heldout_sets(net, persons=25, views=4, images=500, first_person=1000)
-        rep = toynets.evaluate_net(net, nets[net], sets)
+        sets = toynet_training.heldout_sets(net, persons=25, views=4, images=500, first_person=1000)
+        rep = toynet_training.evaluate_net(net, nets[net], sets)
         met = shipped["targets_met"]
         if "verification" in rep:
             acc = rep["verification"]["accuracy"]
             assert acc >= shipped["report"]["verification"]["accuracy"] - 0.05
             if met["verification_accuracy"]:
-                assert acc >= toynets.TARGETS["verification_accuracy"] - 0.02
+                assert acc >= toynet_training.TARGETS["verification_accuracy"] - 0.02
         if "identity_content" in shipped["report"]:
             assert rep["identity_content"]["mean_r2"] >= shipped["report"]["identity_content"]["mean_r2"] - 0.1
         if "landmarks" in rep:
             nme = rep["landmarks"]["nme"]
             assert nme <= shipped["report"]["landmarks"]["nme"] * 1.25
             if met["nme"]:
-                assert nme <= toynets.TARGETS["nme"] + 0.005
+                assert nme <= toynet_training.TARGETS["nme"] + 0.005
         if "factors" in rep:
             for n, r2 in rep["factors"]["r2"].items():
                 ref = shipped["report"]["factors"]["r2"][n]
                 assert r2 >= ref - 0.1, n
-                if ref >= toynets.TARGETS["r2"]:
-                    assert r2 >= toynets.TARGETS["r2"] - 0.03, n
+                if ref >= toynet_training.TARGETS["r2"]:
+                    assert r2 >= toynet_training.TARGETS["r2"] - 0.03, n
             for n, acc in rep["factors"]["accuracy"].items():
                 ref = shipped["report"]["factors"]["accuracy"][n]
                 assert acc >= ref - 0.03, n
-                if ref >= toynets.TARGETS["discrete_accuracy"]:
-                    assert acc >= toynets.TARGETS["discrete_accuracy"] - 0.02, n
+                if ref >= toynet_training.TARGETS["discrete_accuracy"]:
+                    assert acc >= toynet_training.TARGETS["discrete_accuracy"] - 0.02, n
 
 
 @pytest.mark.skipif(not (SHIPPED / "stylegan_toy.pkl").is_file(), reason="toy StyleGAN not shipped")
