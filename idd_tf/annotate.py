@@ -7,7 +7,7 @@ of an evaluation as a contact sheet (`best_worst.png`). The numbers come from a 
 - `ToyScorer`: the toy world's independent evaluator (toy-world runs): cosine of its identity
   embeddings, I_out vs I_id; mean L2 of its 68 landmarks, I_out vs I_attr, / image side;
 - `FaceScorer`: dlib's face-recognition descriptor (or a user's ArcFace network) for identity and
-  dlib's 68 landmarks (MTCNN faces, as `metrics.evaluate`); "no face" where none is found.
+  dlib's 68 landmarks (MTCNN faces, as `protocol.evaluate`); "no face" where none is found.
 
 Everything here returns arrays (uint8 HWC images, float score arrays); scripts write the files.
 Text uses Pillow's built-in default font (no font files, no downloads); images below

@@ -8,7 +8,7 @@ Writes G.weights.h5, D.weights.h5, Gs.weights.h5 and stylegan.json into a NEW di
 (atomically); `idd_tf.load_stylegan(<dir>)` then loads it without the pickle.
 
 --verify runs the converted generator (or, without --out, the given pickle / directory) on
---verify_seeds in float32 and in float64 (the same weights, `idd_tf.stylegan.layerwise_errors`)
+--verify_seeds in float32 and in float64 (the same weights, `idd_tf.stylegan_precision.layerwise_errors`)
 and reports, per layer and for the final image, max|f32 - f64| / max|f64| ("accumulated": the
 float32 chain; "local": that layer alone, fed the float64 input). It prints a table and writes
 into --verify_dir (default <out>/verify): layerwise_errors.json and
@@ -29,7 +29,7 @@ from absl import app, flags, logging  # noqa: E402
 
 import idd_tf  # noqa: E402
 from idd_tf import config as cfg  # noqa: E402
-from idd_tf import data, legacy, stylegan  # noqa: E402
+from idd_tf import data, legacy, stylegan, stylegan_precision  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("out", None, "output directory for the converted weights (must not exist); "
@@ -49,10 +49,10 @@ def verify(source, verify_dir, seeds):
     import tensorflow as tf
     tf.config.experimental.enable_tensor_float_32_execution(False)  # TF32 alone errs ~1e-3
     G = legacy.load_stylegan(source, FLAGS.verify_network)
-    report = stylegan.layerwise_errors(G, stylegan.seed_latents(G, seeds), FLAGS.verify_psi,
+    report = stylegan_precision.layerwise_errors(G, stylegan.seed_latents(G, seeds), FLAGS.verify_psi,
                                        FLAGS.verify_cutoff, FLAGS.verify_noise)
     images = report.pop("images")
-    picture, amplify = stylegan.comparison_image(images["float32"], images["float64"])
+    picture, amplify = stylegan_precision.comparison_image(images["float32"], images["float64"])
     png = os.path.join(verify_dir, f"float32_float64_diff_x{amplify:g}.png")
     passed = report["image_error"] <= cfg.VERIFY_TOLERANCE
     report.update(source=str(source), network=FLAGS.verify_network, seeds=seeds,
@@ -61,7 +61,7 @@ def verify(source, verify_dir, seeds):
     data.save_image(png, picture)
     data.atomic_write_bytes(os.path.join(verify_dir, "layerwise_errors.json"),
                             (json.dumps(report, indent=2) + "\n").encode())
-    print(stylegan.layerwise_table(report))
+    print(stylegan_precision.layerwise_table(report))
     print(f"wrote {png} (float32 | float64 | difference x{amplify:g}) and "
           f"{os.path.join(verify_dir, 'layerwise_errors.json')}")
     verdict = "PASS" if passed else "FAIL"

@@ -18,7 +18,7 @@ images, or vs --real_dir, on MTCNN face crops (only with --fid_weights). Reconst
 (I_id == I_attr, each distinct identity image): RMSE, PSNR, identity. Pairs are distinct and
 seeded (--seed); an image used twice is detected once. Pairs whose faces cannot be found are
 skipped and counted; folder images that are unreadable or (--align) without a face are skipped,
-counted and listed. All logic: idd_tf.metrics.evaluate. Writes OUT/metrics.json and OUT/metrics.md.
+counted and listed. All logic: idd_tf.protocol.evaluate. Writes OUT/metrics.json and OUT/metrics.md.
 
 Both modes also write OUT/best_worst.png: the --best_worst best and worst pairs by identity and
 by landmarks, each as I_id | I_attr | I_out with its numbers (idd_tf.annotate; toy runs: the
@@ -61,7 +61,7 @@ def is_toy_run(run_dir) -> bool:
 
 
 def real_best_worst(per_pair, items, title):
-    """best_worst.png of metrics.evaluate's "_per_pair" (kept images of the extreme pairs),
+    """best_worst.png of protocol.evaluate's "_per_pair" (kept images of the extreme pairs),
     ranked by identity (ArcFace's with --arcface, the dlib one shown too) and by expression."""
     import numpy as np
 
@@ -95,7 +95,7 @@ def toy_main(out_dir):
 
 def main(argv):
     del argv
-    from idd_tf import config, data, metrics, model
+    from idd_tf import config, data, model, protocol
     from idd_tf.legacy import StyleGANFormatError
     try:
         if FLAGS.dataset and FLAGS.id_dir:
@@ -112,11 +112,11 @@ def main(argv):
         data.check_output(out_dir, FLAGS.overwrite, is_dir=True)
         if toy:
             return toy_main(out_dir)
-        metrics.check_evaluate_args(FLAGS.id_dir, FLAGS.attr_dir, FLAGS.align, FLAGS.fid_weights,
+        protocol.check_evaluate_args(FLAGS.id_dir, FLAGS.attr_dir, FLAGS.align, FLAGS.fid_weights,
                                     FLAGS.real_dir)
         run = model.load_run(FLAGS.run, FLAGS.checkpoint)
         dataset = None if FLAGS.id_dir else (FLAGS.dataset or run["config"].dataset)
-        result = metrics.evaluate(run["model"], FLAGS.num_pairs or 100, FLAGS.seed, dataset=dataset,
+        result = protocol.evaluate(run["model"], FLAGS.num_pairs or 100, FLAGS.seed, dataset=dataset,
                                   id_dir=FLAGS.id_dir, attr_dir=FLAGS.attr_dir, align=FLAGS.align,
                                   arcface=FLAGS.arcface, fid_weights=FLAGS.fid_weights,
                                   real_dir=FLAGS.real_dir, keep_pairs=FLAGS.best_worst)
@@ -126,7 +126,7 @@ def main(argv):
     per_pair = result.pop("_per_pair", None)
     result = {"run": str(FLAGS.run), "checkpoint": run["checkpoint"], "seed": FLAGS.seed, **result}
     data.atomic_write_bytes(out_dir / "metrics.json", (json.dumps(result, indent=2) + "\n").encode())
-    md = metrics.report_markdown(result)
+    md = protocol.report_markdown(result)
     data.atomic_write_bytes(out_dir / "metrics.md", md.encode())
     if per_pair is not None:
         data.save_image(out_dir / "best_worst.png", real_best_worst(

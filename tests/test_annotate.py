@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from conftest import run_script_here
-from idd_tf import annotate, data, metrics
+from idd_tf import annotate, data, protocol
 from idd_tf import config as cfg
 
 SHIPPED = Path(cfg.TOY_WEIGHTS_DIR)
@@ -33,7 +33,7 @@ def test_kept_images_of_a_stream_are_those_of_the_final_extremes():
     per_pair = {"identity": [], "identity_arcface": [], "expression": [], "images": {}}
     for i, (a, b) in enumerate(zip(ident, lnd)):
         row = {} if np.isnan(a) else {"identity": a, "expression": b}
-        metrics._keep_extremes(per_pair, 3, row, ("id", "attr", i), arcface=False)
+        protocol._keep_extremes(per_pair, 3, row, ("id", "attr", i), arcface=False)
         assert len(per_pair["images"]) <= 12
     final = annotate.best_worst(per_pair["identity"], per_pair["expression"], 3)
     assert set(per_pair["images"]) == {int(i) for idx in final.values() for i in idx}
@@ -94,14 +94,14 @@ def test_face_scorer_same_face_and_no_face(astronaut):
     # evaluate.py's per-pair record (metrics, real mode): scores per pair, images of the extremes only
     pairs = [("a", face, "a_flip", np.ascontiguousarray(face[:, ::-1])), ("a", face, "blank", blank),
              ("blank", blank, "a", face)]
-    r = metrics.evaluate_pairs(lambda i, a: i.copy(), pairs, progress=False, keep_pairs=1)
+    r = protocol.evaluate_pairs(lambda i, a: i.copy(), pairs, progress=False, keep_pairs=1)
     pp = r["_per_pair"]
     assert pp["identity"][0] == pytest.approx(1.0, abs=1e-9) and np.isnan(pp["identity"][1:]).all()
     assert list(pp["images"]) == [0] and np.array_equal(pp["images"][0][2], face)
     sheet = annotate.best_worst_sheet(lambda i: pp["images"][i], pp["identity"], pp["expression"],
                                       annotate.legend("face", no_face=False), 128, k=1)
     assert sheet.shape[1] >= 3 * 128 and sheet.shape[0] > 4 * 128   # 4 sections of one pair
-    assert "_per_pair" not in metrics.evaluate_pairs(lambda i, a: i.copy(), pairs[:1], progress=False)
+    assert "_per_pair" not in protocol.evaluate_pairs(lambda i, a: i.copy(), pairs[:1], progress=False)
 
 
 def test_combine_grid_annotate_on_a_random_tiny_run(default_run, tmp_path):

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from conftest import run_script_here
-from idd_tf import faces, metrics
+from idd_tf import faces, metrics, protocol
 
 
 @pytest.fixture(scope="module")
@@ -21,13 +21,13 @@ def real_faces(astronaut):
 
 
 def test_sample_pairs_are_seeded_distinct_and_never_self_pairs():
-    a = metrics.sample_pairs(10, 7, 20, seed=3)
-    assert a == metrics.sample_pairs(10, 7, 20, seed=3) != metrics.sample_pairs(10, 7, 20, seed=4)
+    a = protocol.sample_pairs(10, 7, 20, seed=3)
+    assert a == protocol.sample_pairs(10, 7, 20, seed=3) != protocol.sample_pairs(10, 7, 20, seed=4)
     assert len(set(a)) == 20 and all(0 <= i < 10 and 0 <= j < 7 for i, j in a)
-    same = metrics.sample_pairs(4, 4, 100, seed=0, same_folder=True)  # all 4 * 3 that exist
+    same = protocol.sample_pairs(4, 4, 100, seed=0, same_folder=True)  # all 4 * 3 that exist
     assert sorted(same) == [(i, j) for i in range(4) for j in range(4) if i != j]
     with pytest.raises(ValueError, match="two"):
-        metrics.sample_pairs(1, 1, 5, same_folder=True)
+        protocol.sample_pairs(1, 1, 5, same_folder=True)
 
 
 def test_evaluate_pairs_on_real_faces(real_faces, monkeypatch):
@@ -39,7 +39,7 @@ def test_evaluate_pairs_on_real_faces(real_faces, monkeypatch):
              ("astro", imgs["astro"], "astro_flip", imgs["astro_flip"]),
              ("camera", imgs["camera"], "astro", imgs["astro"])]
     # a "model" that returns I_id: identity is kept perfectly, reconstruction is exact
-    keep_id = metrics.evaluate_pairs(lambda i, a: i.copy(), pairs, progress=False)
+    keep_id = protocol.evaluate_pairs(lambda i, a: i.copy(), pairs, progress=False)
     assert keep_id["pairs"] == 3 and keep_id["counts"]["identity"] == 3
     assert keep_id["identity"] == pytest.approx(1.0, abs=1e-9)
     assert keep_id["expression"] > 0 and keep_id["pose"] >= 0
@@ -56,15 +56,15 @@ def test_evaluate_pairs_on_real_faces(real_faces, monkeypatch):
     fid = object.__new__(metrics.FIDFeatures)
     fid.net = keras.Sequential([keras.Input((metrics.FID_INPUT_SIZE, metrics.FID_INPUT_SIZE, 3)),
                                 keras.layers.Conv2D(16, 8, strides=8), keras.layers.GlobalAveragePooling2D()])
-    ref = metrics.fid_features(fid, [imgs["astro"], imgs["camera"], imgs["astro_flip"]])
-    keep_attr = metrics.evaluate_pairs(lambda i, a: a.copy(), pairs, fid=fid, fid_reference=ref,
+    ref = protocol.fid_features(fid, [imgs["astro"], imgs["camera"], imgs["astro_flip"]])
+    keep_attr = protocol.evaluate_pairs(lambda i, a: a.copy(), pairs, fid=fid, fid_reference=ref,
                                        progress=False)
     assert keep_attr["expression"] == 0 and keep_attr["pose"] == 0
     assert keep_attr["identity"] < keep_id["identity"] - 0.1
     assert keep_attr["fid_reference"] == "reference folder" and keep_attr["counts"]["fid_outputs"] == 3
     assert np.isfinite(keep_attr["fid"]) and keep_attr["fid"] >= -1e-6
     # faceless outputs: every pair skipped and counted, reconstruction RMSE still measured
-    blank = metrics.evaluate_pairs(lambda i, a: np.full_like(i, 128), pairs, progress=False)
+    blank = protocol.evaluate_pairs(lambda i, a: np.full_like(i, 128), pairs, progress=False)
     assert blank["skipped_no_face"] == {"disentanglement": 3, "reconstruction": 2}
     assert blank["identity"] is None and blank["counts"]["rec_rmse"] == 2 and blank["rec_rmse"] > 0
 

@@ -16,7 +16,7 @@ import tensorflow as tf
 
 from conftest import FIXTURE_PKL, run_script_here
 from idd_tf import config as cfg
-from idd_tf import stylegan
+from idd_tf import stylegan, stylegan_precision
 from idd_tf.config import StyleGANConfig
 
 # A 1024 network with 4-8 channels: every layer of the real one, at a fraction of the cost.
@@ -69,7 +69,7 @@ def test_styled_layer_float32_matches_float64_at_1024_with_large_offset():
     y32 = l32(x, w).numpy()
     y64 = l64(x.astype(np.float64), w.astype(np.float64)).numpy()
     assert y64.dtype == np.float64
-    err = stylegan.relative_error(y32, y64)
+    err = stylegan_precision.relative_error(y32, y64)
     assert err < 1e-5, err  # tf.nn.moments statistics: ~7e-3
 
 
@@ -84,7 +84,7 @@ def tiny_1024():
 
 
 def test_float64_twin_has_the_same_weights_in_float64(tiny_1024):
-    G64 = stylegan.float64_twin(tiny_1024)
+    G64 = stylegan_precision.float64_twin(tiny_1024)
     assert isinstance(G64, stylegan.StyleGAN) and G64.config == tiny_1024.config
     assert len(G64.weights) == len(tiny_1024.weights)
     for a, b in zip(tiny_1024.weights, G64.weights):
@@ -95,19 +95,19 @@ def test_float64_twin_has_the_same_weights_in_float64(tiny_1024):
 
 def test_synthesis_1024_float32_within_tolerance_of_float64(tiny_1024):
     G = tiny_1024
-    G64 = stylegan.float64_twin(G)
+    G64 = stylegan_precision.float64_twin(G)
     ws = G.truncate(G.mapping(np.random.RandomState(2).randn(1, G.latent_size).astype(np.float32)))
     img32 = G.synthesis(ws, noise_mode="const").numpy()
     img64 = G64.synthesis(tf.cast(ws, tf.float64), noise_mode="const").numpy()
     assert img32.shape == img64.shape == (1, 1024, 1024, 3) and img64.dtype == np.float64
-    err = stylegan.relative_error(img32, img64)
+    err = stylegan_precision.relative_error(img32, img64)
     assert err <= MAX_F32_ERROR, err
 
 
 def test_layerwise_errors_on_fixture_network(official_networks, reference):
     G = official_networks["Gs"]
     z = reference["z"][:2]
-    rep = stylegan.layerwise_errors(G, z, 0.7, 8)
+    rep = stylegan_precision.layerwise_errors(G, z, 0.7, 8)
     names = [layer["name"] for layer in rep["layers"]]
     assert names[0] == "mapping/PixelNorm" and names[-1] == "image" and "dlatents" in names
     assert sum(n.startswith("synthesis/") for n in names) == G.num_layers
@@ -117,9 +117,9 @@ def test_layerwise_errors_on_fixture_network(official_networks, reference):
     assert 0 < rep["image_error"] < 1e-5 and 0 < rep["max_local_error"] < 2e-6
     # The float64 computation agrees with NVIDIA's float32 graph to its own tolerance.
     nvidia = np.transpose(reference["images_trunc_psi0p7_cut8"][:2], (0, 2, 3, 1))
-    assert stylegan.relative_error(rep["images"]["float64"], nvidia) < 2e-5
+    assert stylegan_precision.relative_error(rep["images"]["float64"], nvidia) < 2e-5
     json.dumps({k: v for k, v in rep.items() if k != "images"})
-    picture, amplify = stylegan.comparison_image(rep["images"]["float32"], rep["images"]["float64"])
+    picture, amplify = stylegan_precision.comparison_image(rep["images"]["float32"], rep["images"]["float64"])
     assert picture.shape == (256, 384, 3) and picture.dtype == np.uint8
     assert amplify >= 1e4 and np.abs(picture[:, 256:].astype(int) - 128).max() > 16
 
