@@ -99,7 +99,7 @@ def main(argv):
         # replacing the partial outputs of an interrupted build
         if FLAGS.overwrite or not (out / toynets.file_names(net)["card"]).exists():
             _run([ROOT / "scripts" / "train_toy_nets.py", "--net", net, "--out", out,
-                  "--work_dir", work / "nets", *quick, "--overwrite"])
+                  "--work_dir", work / "nets", *quick, "--overwrite", "--card_command", nets_command(net)])
 
     run_dir = work / "stylegan"
     final = run_dir / "network-final.pkl"
@@ -120,6 +120,20 @@ def main(argv):
     if not FLAGS.quick:
         ship_run(out, work / "method", FLAGS.run_steps)
     print(f"toy world in {out} ({time.perf_counter() - t0:.0f} s this session)")
+
+
+def shown_path(flag_value: str, placeholder: str) -> str:
+    """A path flag as a card shows it: as given when relative (the same on every machine), else
+    `placeholder` (another machine's folders say nothing to a reader)."""
+    return flag_value if not Path(flag_value).is_absolute() else placeholder
+
+
+def nets_command(net: str) -> str:
+    """The command a toy net's card names: this build (its step 1), without this machine's paths."""
+    quick = " --quick" if FLAGS.quick else ""
+    out, work = shown_path(FLAGS.out, "<out>"), shown_path(FLAGS.work, "<work>")
+    return (f"python scripts/build_toy_world.py --out {out} --work {work}{quick} (its step 1: "
+            f"scripts/train_toy_nets.py --net {net} --out {out} --work_dir {work}/nets{quick} --overwrite)")
 
 
 def ship_run(out: Path, method_dir: Path, steps: int) -> None:

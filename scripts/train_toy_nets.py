@@ -32,6 +32,8 @@ flags.DEFINE_bool("quick", False, "smoke version: tiny nets, few steps, tiny hel
 flags.DEFINE_bool("overwrite", False, "replace existing output files")
 flags.DEFINE_bool("evaluate_only", False, "no training: measure the nets already in --out again (today's "
                   "held-out sets) and rewrite their reports and cards (needs --overwrite)")
+flags.DEFINE_string("card_command", None, "the command the model card and report name (default: this "
+                    "invocation; build_toy_world.py names its own step, without its machine's paths)")
 flags.DEFINE_integer("steps", None, "training steps (default: per net, see SETTINGS)")
 flags.DEFINE_integer("checkpoint_every", 100, "steps between checkpoints")
 flags.DEFINE_integer("log_every", 50, "steps between progress lines")
@@ -306,6 +308,11 @@ renders.
 """
 
 
+def command() -> str:
+    """What the card and report say made them: --card_command, else this invocation."""
+    return FLAGS.card_command or "python " + " ".join(sys.argv)
+
+
 def made_section(net, s, result, eval_s):
     """The card's "How it was made" section, for a net trained by this invocation."""
     from idd_tf import toynets
@@ -313,7 +320,7 @@ def made_section(net, s, result, eval_s):
            else f"{result['cpu_s']:.0f} s of CPU time, all threads")
     return f"""## How it was made
 
-- Command: `python {' '.join(sys.argv)}`
+- Command: `{command()}`
 - Data: `toyworld.person_example(person, view, seed={toynets.SEEDS[net]})`, people 0..{s['persons'] - 1}{labelled_text(s)},
   rendered on the fly at 64 px in a background thread; each step {s['fresh']} new renders, a batch of
   {s['batch']} drawn from the last {s['window']} ({s['steps'] * s['fresh'] + s['window']} distinct renders in all).
@@ -397,7 +404,7 @@ def main(argv):
                    "train_seed": toynets.SEEDS[net], "heldout_seed": toynets.SEEDS[f"{net}_heldout"],
                    "heldout": held, "settings": s, "params": model.count_params(),
                    "weights_bytes": files["weights"].stat().st_size,
-                   "command": "python " + " ".join(sys.argv)}
+                   "command": command()}
         data.atomic_write_bytes(out / toynets.file_names(net)["report"], (json.dumps(summary, indent=2) + "\n").encode())
         write_card(out, net, model, report, met, files, made_section(net, s, result, eval_s))
         print(f"{net}: {json.dumps(report)}")
@@ -429,9 +436,9 @@ def remeasure(out, net):
     met = toynet_training.targets_met(net, report)
     eval_s = time.time() - t0
     made += (f"\n- Held-out numbers re-measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} "
-             f"({eval_s:.0f} s): `python {' '.join(sys.argv)}`\n\n")
+             f"({eval_s:.0f} s): `{command()}`\n\n")
     summary = {**old, "report": report, "targets": toynet_training.TARGETS, "targets_met": met, "eval_wall_s": eval_s,
-               "heldout": held, "remeasured_by": "python " + " ".join(sys.argv)}
+               "heldout": held, "remeasured_by": command()}
     data.atomic_write_bytes(report_file, (json.dumps(summary, indent=2) + "\n").encode())
     write_card(out, net, model, report, met, {"weights": out / names["weights"]}, made)
     print(f"{net}: {json.dumps(report)}")

@@ -301,6 +301,10 @@ def test_build_toy_world_quick(tmp_path):
     card = (out / "MODEL_CARD_stylegan.md").read_text()
     assert f"{report['quality']['fid']:.2f}" in card and "python scripts/build_toy_world.py --quick" in card
     assert "images/s over the whole run" in card and "--stylegan_set batch_size=4" in card
+    # the nets' cards name the build (its step 1), not this machine's temporary folders
+    line = next(x for x in (out / "MODEL_CARD_id.md").read_text().splitlines() if x.startswith("- Command:"))
+    assert "python scripts/build_toy_world.py --out <out> --work <work> --quick (its step 1:" in line, line
+    assert str(tmp_path) not in line, line
     again = run_script(*args, timeout=300)
     assert again.returncode == 0 and "exists" in again.stderr + again.stdout
     # a build killed while writing the card (it comes last) completes it on the next run

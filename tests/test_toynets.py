@@ -281,6 +281,13 @@ def test_quick_training_script(tmp_path):
     assert rep["steps"] == 6 and "--evaluate_only" in rep["remeasured_by"] and "--work_dir" in rep["command"]
     assert set(rep["report"]["factors"]["effects"]) == set(toynets.CONTINUOUS)
     assert (out / "toy_evaluator.weights.h5").read_bytes() == weights_before
+    # --card_command: what build_toy_world.py passes, so cards name its step, not its machine's paths
+    named = "python scripts/build_toy_world.py --out <out> --work <work> --quick (its step 1)"
+    proc = run_script_here("scripts/train_toy_nets.py", "--quick", "--net", "evaluator", "--out", out,
+                           "--evaluate_only", "--overwrite", "--card_command", named)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert json.loads((out / "toy_evaluator_report.json").read_text())["remeasured_by"] == named
+    assert f"`{named}`" in (out / "MODEL_CARD_evaluator.md").read_text()
     proc = run_script_here("scripts/train_toy_nets.py", "--quick", "--net", "evaluator", "--out", tmp_path / "none",
                            "--evaluate_only", "--overwrite")
     assert proc.returncode != 0 and "is missing" in proc.stderr
