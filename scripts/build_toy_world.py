@@ -154,7 +154,7 @@ def ship_run(out: Path, method_dir: Path, steps: int) -> None:
                       "--vggface2", out / toynets.file_names("id")["weights"],
                       "--landmarks", out / toynets.file_names("lnd")["weights"]])
     _run([ROOT / "scripts" / "evaluate.py", "--run", method_dir, "--num_pairs", FLAGS.run_eval_pairs,
-          "--out", method_dir / "eval", "--overwrite"])
+          "--out", method_dir / "eval", "--overwrite", "--run_name", shipped_name(shipped)])
     import tensorflow as tf
 
     from idd_tf import data, model
@@ -188,12 +188,18 @@ evaluate.py and export.py; demo.py and the notebook use it by default.
     logging.info("shipped %s (%.1f MB)", shipped, size / 1e6)
 
 
+def shipped_name(shipped: Path) -> str:
+    """How the shipped run is named in its evaluation: <parent>/<out>/run, as the README links it
+    (evaluate.py --run_name; its folder on the building machine says nothing to a reader)."""
+    return f"{shipped.parent.parent.name}/{shipped.parent.name}/{shipped.name}"
+
+
 def renamed_evaluation(src, dst, run_dir, shipped):
-    """eval.md / eval.json from `src` written to `dst` with the run named as shipped: an evaluation
-    names the run by the folder it was scored in (`run_dir`); shipped, it is `shipped` (named
-    <parent>/<out>/run, as the README links it). Returns the two texts."""
+    """eval.md / eval.json from `src` written to `dst` with the run named as shipped: paths under
+    the folder it was scored in (`run_dir`, e.g. its checkpoint's) become `shipped_name`. Returns
+    the two texts."""
     from idd_tf import data
-    name = f"{shipped.parent.parent.name}/{shipped.parent.name}/{shipped.name}"
+    name = shipped_name(shipped)
     texts = {f: (src / f).read_text().replace(str(run_dir), name) for f in ("eval.md", "eval.json")}
     for f, text in texts.items():
         data.atomic_write_bytes(dst / f, text.encode())
@@ -231,7 +237,7 @@ def rescore_run(out: Path, pairs: int) -> dict:
     tmp = shipped / ".eval.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     _run([ROOT / "scripts" / "evaluate.py", "--run", shipped, "--num_pairs", pairs, "--out", tmp,
-          "--evaluator", out, "--overwrite"])
+          "--evaluator", out, "--overwrite", "--run_name", shipped_name(shipped)])
     texts = renamed_evaluation(tmp, tmp, shipped, shipped)
     replace_dir(tmp, shipped / "eval")
     result = json.loads(texts["eval.json"])

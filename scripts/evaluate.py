@@ -38,6 +38,8 @@ from absl import app, flags, logging  # noqa: E402
 FLAGS = flags.FLAGS
 flags.DEFINE_bool("overwrite", False, "replace earlier outputs at the same place")
 flags.DEFINE_string("run", None, "training run directory (toy: the shipped toy run)", required=True)
+flags.DEFINE_string("run_name", None, "how eval.md, eval.json and best_worst.png name the run (default: --run as "
+                    "given; build_toy_world.py names the shipped run as the README links it)")
 flags.DEFINE_string("checkpoint", None, "a specific checkpoint (default: latest)")
 flags.DEFINE_string("dataset", None, "generated dataset (default: the run's; not with --id_dir)")
 flags.DEFINE_string("id_dir", None, "folder of identity photos (real images instead of the dataset)")
@@ -53,6 +55,10 @@ flags.DEFINE_string("evaluator", None, "toy runs: the independent evaluator's fo
 flags.DEFINE_bool("mixing", True, "toy runs: include the style-mixing baselines (every crossover)")
 flags.DEFINE_integer("best_worst", 4, "best_worst.png: this many best and worst pairs by identity and by "
                      "landmarks (0: no best_worst.png)", lower_bound=0)
+
+
+def run_name() -> str:
+    return FLAGS.run_name or str(FLAGS.run)
 
 
 def is_toy_run(run_dir) -> bool:
@@ -83,12 +89,12 @@ def toy_main(out_dir):
     cfg = run["config"]
     evaluator = toynets.load_net(FLAGS.evaluator or config.TOY_WEIGHTS_DIR, "evaluator")
     n = FLAGS.num_pairs or 500
-    title = f"Toy-world evaluation of {FLAGS.run} ({Path(run['checkpoint']).name})"
+    title = f"Toy-world evaluation of {run_name()} ({Path(run['checkpoint']).name})"
     with monitor.stage_progress("toy evaluation") as progress:
         written = toy_protocol.write_evaluation(
             run["model"], run["stylegan"], evaluator, out_dir, n=n, seed=FLAGS.seed, psi=cfg.truncation_psi,
             cutoff=cfg.truncation_cutoff, mixing=FLAGS.mixing, best_worst_count=FLAGS.best_worst, title=title,
-            header={"run": str(FLAGS.run), "checkpoint": run["checkpoint"]}, progress=progress)
+            header={"run": run_name(), "checkpoint": run["checkpoint"]}, progress=progress)
     print(written["markdown"], end="")
     print(f"wrote {out_dir}/{', '.join(written['files'])} {_console.elapsed()}")
 
@@ -124,13 +130,13 @@ def main(argv):
         logging.error("%s", e)
         sys.exit(1)
     per_pair = result.pop("_per_pair", None)
-    result = {"run": str(FLAGS.run), "checkpoint": run["checkpoint"], "seed": FLAGS.seed, **result}
+    result = {"run": run_name(), "checkpoint": run["checkpoint"], "seed": FLAGS.seed, **result}
     data.atomic_write_bytes(out_dir / "metrics.json", (json.dumps(result, indent=2) + "\n").encode())
     md = protocol.report_markdown(result)
     data.atomic_write_bytes(out_dir / "metrics.md", md.encode())
     if per_pair is not None:
         data.save_image(out_dir / "best_worst.png", real_best_worst(
-            per_pair, result["pair_items"], f"{FLAGS.run} ({Path(run['checkpoint']).name}): best and worst "
+            per_pair, result["pair_items"], f"{run_name()} ({Path(run['checkpoint']).name}): best and worst "
             f"of {result['pairs']} pairs"))
     print(md, end="")
     print(f"wrote {out_dir}/metrics.json, metrics.md{', best_worst.png' if per_pair is not None else ''} "

@@ -31,6 +31,41 @@ def test_normalise_scores_copies_as_one_and_the_ideal_as_zero():
     assert rows["half"]["norm_id"] == pytest.approx(0.5) and rows["half"]["norm_sum"] == pytest.approx(1.0)
 
 
+def _rows(errors: dict) -> dict:
+    """Rows as evaluate() builds them from per-pair (identity, attribute) factor errors."""
+    return {k: {"id_factor_error": float(np.mean(i)), "attr_factor_error": float(np.mean(a)),
+                "_per_pair": {"id_factor_error": np.asarray(i, float), "attr_factor_error": np.asarray(a, float)}}
+            for k, (i, a) in errors.items()}
+
+
+def test_sum_against_mixing_bootstrap_on_known_cases():
+    rng = np.random.default_rng(0)
+    n = 300
+    base = {"copy I_attr": (rng.uniform(0.5, 1.5, n), np.zeros(n)),
+            "copy I_id": (np.zeros(n), rng.uniform(0.5, 1.5, n))}
+    mix = [(rng.uniform(0.2, 1.0, n), rng.uniform(0.2, 1.0, n)) for _ in range(5)]
+
+    def run(method):
+        gen = _rows({**base, "method": method})
+        curve = list(_rows({f"c{i}": m for i, m in enumerate(mix)}).values())
+        tp._normalise_table(gen, curve)
+        return gen, curve, tp.sum_against_mixing(gen, curve, resamples=300, seed=1)
+
+    # observed difference = method's norm sum - the lowest mixing norm sum, as the table has them
+    gen, curve, b = run((rng.uniform(0.2, 1.0, n), rng.uniform(0.2, 1.0, n)))
+    assert b["difference"] == pytest.approx(gen["method"]["norm_sum"] - min(r["norm_sum"] for r in curve))
+    assert b["low"] <= b["high"] and 0 <= b["method_lower"] <= 1 and b["resamples"] == 300
+    # the method *is* one of the mixings: never lower, its difference >= 0 in every resample
+    _, _, same = run(mix[2])
+    assert same["difference"] >= 0 and same["low"] >= 0 and same["method_lower"] == 0
+    # half the error of every mixing on every pair: lower in every resample, the interval below 0
+    best = (np.min([m[0] for m in mix], 0) / 2, np.min([m[1] for m in mix], 0) / 2)
+    _, _, better = run(best)
+    assert better["method_lower"] == 1 and better["high"] < 0
+    # deterministic for a seed; no mixing rows, no interval
+    assert run(best)[2] == better and tp.sum_against_mixing(gen, []) is None
+
+
 class CopyAttr:
     """A stand-in 'model' whose output is I_attr itself."""
 
@@ -65,8 +100,11 @@ def test_protocol_on_a_model_that_copies_the_attribute_image(tmp_path):
     t = tp.targets(r)
     assert not t["identity error <= 0.3 x copy-I_attr's"]["met"]
     assert not t["rendered: PSNR to truth > copy-I_attr's"]["met"]
+    b = r["sum_against_mixing"]   # copy-I_attr sums to 1; the observed difference is the table's
+    assert b["difference"] == pytest.approx(gen["method"]["norm_sum"] - gen[r["best_mixing"]]["norm_sum"])
     md = tp.report_markdown(tp.strip_private(r))
     assert "| method | " in md and "ground truth" in md and "crossover" in md
+    assert f"best style mixing's: {b['difference']:+.3f}, 95% interval" in md
 
 
 def test_swap_grid_layout_and_truth():
@@ -106,10 +144,12 @@ def test_evaluate_script_recognises_a_toy_run(untrained_toy_run, tmp_path):
 
     from conftest import run_script, run_script_here
     out = tmp_path / "ev"
-    ev = run_script("scripts/evaluate.py", "--run", untrained_toy_run, "--num_pairs", 8, "--out", out, timeout=900)
+    ev = run_script("scripts/evaluate.py", "--run", untrained_toy_run, "--num_pairs", 8, "--out", out,
+                    "--run_name", "toy run A", timeout=900)
     assert ev.returncode == 0, ev.stderr[-3000:]
     result = json.loads((out / "eval.json").read_text())
-    assert result["n"] == 8 and result["checkpoint"].endswith("ckpt-3")
+    assert result["n"] == 8 and result["checkpoint"].endswith("ckpt-3") and result["run"] == "toy run A"
+    assert (out / "eval.md").read_text().startswith("# Toy-world evaluation of toy run A (ckpt-3)")
     assert set(result["targets"]) and "ground truth" in result["rendered"] and result["best_mixing"]
     assert result["generated"]["copy I_attr"]["norm_id"] == 1.0
     for name in ("eval.md", "grid_generated.png", "grid_rendered.png", "interpolation.png", "w_pca.png"):

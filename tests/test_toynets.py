@@ -417,6 +417,7 @@ def test_build_toy_world_rescore_run(tmp_path):
     assert result["n"] == 6 and result["run"] == f"{tmp_path.name}/toy/run"
     assert (out / "run" / "eval" / "eval.md").read_text() in card and not (tmp_path / "never").exists()
     assert not any(p.name.startswith(".eval") for p in (out / "run").iterdir())
+    assert str(tmp_path) not in (out / "run" / "eval" / "eval.md").read_text() + card
     shutil.rmtree(out / "run")
     proc = run_script_here("scripts/build_toy_world.py", "--rescore_run", "--out", out)
     assert proc.returncode != 0 and "is missing" in proc.stderr
