@@ -389,6 +389,12 @@ def table_markdown(results: dict, steps: int, command: str) -> str:
              "|---|---|---|---|---|---|---|---|---|---|"]
     lines += [gen_row(v, r["generated"]["method"]) for v, r in results.items()]
     lines += [gen_row(name, r) for name, r in base["generated"].items() if name != "method"]
+    b = base.get("sum_against_mixing")
+    if b:
+        lines += ["", f"{next(v for v, r in results.items() if r is base)}'s norm sum minus the best style "
+                  f"mixing's: {b['difference']:+.3f}, 95% interval {b['low']:+.3f} to {b['high']:+.3f} (paired "
+                  f"bootstrap over the pairs, the best crossover chosen again in each of {b['resamples']} "
+                  f"resamples; lower in {100 * b['method_lower']:.0f}% of them)."]
     lines += ["", "## Rendered pairs (against the ideal render)", "",
               "| | norm sum | id error | id cosine | attr error | PSNR to truth | MS-SSIM to truth |",
               "|---|---|---|---|---|---|---|"]

@@ -105,6 +105,8 @@ def test_protocol_on_a_model_that_copies_the_attribute_image(tmp_path):
     md = tp.report_markdown(tp.strip_private(r))
     assert "| method | " in md and "ground truth" in md and "crossover" in md
     assert f"best style mixing's: {b['difference']:+.3f}, 95% interval" in md
+    table = tp.table_markdown({"full": tp.strip_private(r)}, 10, "python scripts/toy_table.py")
+    assert f"full's norm sum minus the best style mixing's: {b['difference']:+.3f}" in table
 
 
 def test_swap_grid_layout_and_truth():
