@@ -273,6 +273,7 @@ def test_a_short_toy_training_run_lowers_the_identity_error_and_leaves_its_evalu
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "evaluation: identity error" in proc.stdout
     result = json.loads((run / "eval" / "eval.json").read_text())
+    assert f"best style mixing's {result['sum_against_mixing']['difference']:+.3f}, 95% interval" in proc.stdout
     assert result["n"] == 16 and result["checkpoint"].endswith(f"ckpt-{steps}")
     assert (run / "eval" / "eval.md").is_file() and (run / "eval" / "grid_rendered.png").is_file()
 
