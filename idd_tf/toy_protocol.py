@@ -233,6 +233,14 @@ def strip_private(value):
     return value
 
 
+def mixing_interval_text(b: dict, who: str, n: int) -> str:
+    """One sentence on `sum_against_mixing`'s result `b` for `who` (a row or variant) on n pairs."""
+    return (f"{who}'s norm sum minus the best style mixing's: {b['difference']:+.3f}, 95% interval "
+            f"{b['low']:+.3f} to {b['high']:+.3f} (paired bootstrap over these {n} pairs, {b['resamples']} "
+            f"resamples, the best crossover chosen again in each); the method is lower in "
+            f"{100 * b['method_lower']:.0f}% of them.")
+
+
 def _fmt(v, digits=3):
     return "-" if v is None else (f"{v:.{digits}f}" if isinstance(v, float) else str(v))
 
@@ -273,12 +281,8 @@ def report_markdown(result: dict, title: str = "Toy-world evaluation") -> str:
     lines += ["", "## Targets", "", "| target | value | limit | met |", "|---|---|---|---|"]
     for name, t in targets(result).items():
         lines.append(f"| {name} | {t['value']:.3f} | {t['limit']:.3f} | {'yes' if t['met'] else 'no'} |")
-    b = result.get("sum_against_mixing")
-    if b:
-        lines += ["", f"Method's norm sum minus the best style mixing's: {b['difference']:+.3f}, 95% interval "
-                  f"{b['low']:+.3f} to {b['high']:+.3f} (paired bootstrap over these {n} pairs, {b['resamples']} "
-                  f"resamples, the best crossover chosen again in each); the method is lower in "
-                  f"{100 * b['method_lower']:.0f}% of them."]
+    if result.get("sum_against_mixing"):
+        lines += ["", mixing_interval_text(result["sum_against_mixing"], "Method", n)]
     if result["mixing_curve"]:
         lines += ["", "## Style mixing at every crossover (generated pairs)", "",
                   "| kind | crossover | norm id | norm attr | norm sum |", "|---|---|---|---|---|"]
@@ -389,12 +393,9 @@ def table_markdown(results: dict, steps: int, command: str) -> str:
              "|---|---|---|---|---|---|---|---|---|---|"]
     lines += [gen_row(v, r["generated"]["method"]) for v, r in results.items()]
     lines += [gen_row(name, r) for name, r in base["generated"].items() if name != "method"]
-    b = base.get("sum_against_mixing")
-    if b:
-        lines += ["", f"{next(v for v, r in results.items() if r is base)}'s norm sum minus the best style "
-                  f"mixing's: {b['difference']:+.3f}, 95% interval {b['low']:+.3f} to {b['high']:+.3f} (paired "
-                  f"bootstrap over the pairs, the best crossover chosen again in each of {b['resamples']} "
-                  f"resamples; lower in {100 * b['method_lower']:.0f}% of them)."]
+    if base.get("sum_against_mixing"):
+        name = next(v for v, r in results.items() if r is base)
+        lines += ["", mixing_interval_text(base["sum_against_mixing"], name, n)]
     lines += ["", "## Rendered pairs (against the ideal render)", "",
               "| | norm sum | id error | id cosine | attr error | PSNR to truth | MS-SSIM to truth |",
               "|---|---|---|---|---|---|---|"]
