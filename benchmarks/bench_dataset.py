@@ -30,9 +30,9 @@ def main():
     p.add_argument("--preset", default="toy", help="train.py preset whose StyleGAN is used (tiny: random)")
     a = p.parse_args()
     import idd_tf
-    from idd_tf import config as cfg
-    from idd_tf import data, stylegan
-    c = cfg.TRAIN_PRESETS[a.preset]
+    from idd_tf.method import data, presets
+    from idd_tf.stylegan import networks as stylegan
+    c = presets.TRAIN_PRESETS[a.preset]
     G = idd_tf.load_stylegan(c.stylegan_weights) if c.stylegan_weights else stylegan.random_stylegan(c.stylegan)
     with tempfile.TemporaryDirectory() as tmp:
         data.generate_dataset(G, f"{tmp}/warm", a.batch, a.batch, batch_size=a.batch, progress=False)

@@ -65,16 +65,17 @@ def run(steps: int, r1_interval: int, batch: int, deterministic: bool, level: in
         noise: bool = False) -> float:
     import tensorflow as tf
 
-    from idd_tf import config as cfg
-    from idd_tf import gan_training
+    from idd_tf.stylegan import config as sg_config
+    from idd_tf.stylegan import training as gan_training
+    from idd_tf.toy import world as toyworld
     if deterministic:
         tf.config.experimental.enable_op_determinism()
-    c = cfg.GAN_PRESETS["toy"].replace(r1_interval=r1_interval, batch_size=batch, noise=noise)
+    c = sg_config.GAN_PRESETS["toy"].replace(r1_interval=r1_interval, batch_size=batch, noise=noise)
     # held at 2**(6 - level) px (level 0: no growing, 64 px)
     c = c.replace(lod_initial_resolution=2 ** (6 - level) if level else 0, lod_training_kimg=1e9)
     nets = gan_training.build_networks(c)
     trainer = gan_training.GANTrainer(nets["G"], nets["D"], nets["Gs"], c)
-    reals = gan_training.toy_source(c.stylegan.resolution)(0, batch)
+    reals = toyworld.image_source(c.stylegan.resolution)(0, batch)
     for _ in range(max(2, r1_interval + 1)):  # trace both step variants
         trainer.train_step(reals)
     t0 = time.perf_counter()

@@ -86,10 +86,12 @@ def import_nvidia(stylegan_repo: str):
     tf1.disable_v2_behavior()          # graph mode, TF1 variables/control flow, no eager
     sys.modules["tensorflow"] = tf1    # NVIDIA's `import tensorflow as tf` -> the TF1 API
     sys.path.insert(0, os.path.abspath(stylegan_repo))
-    import dnnlib                       # noqa: E402  (NVIDIA's)
-    import dnnlib.tflib as tflib        # noqa: E402
-    from training import dataset        # noqa: E402
-    from training import training_loop  # noqa: E402  (for process_reals only)
+    import dnnlib  # noqa: E402  (NVIDIA's)
+    import dnnlib.tflib as tflib  # noqa: E402
+    from training import (
+        dataset,  # noqa: E402
+        training_loop,  # noqa: E402  (for process_reals only)
+    )
     return tf1, dnnlib, tflib, dataset, training_loop
 
 

@@ -51,7 +51,7 @@ def main():
     p.add_argument("--threads", type=int, default=1, help="cv2.setNumThreads")
     args = p.parse_args()
     cv2.setNumThreads(args.threads)
-    from idd_tf import toyworld as tw
+    from idd_tf.toy import world as tw
 
     ids = [tw.identity_from_seed([1, i]) for i in range(args.num)]
     atts = [tw.attributes_from_seed([2, i]) for i in range(args.num)]

@@ -38,7 +38,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from idd_tf import config, model, stylegan, trainer  # noqa: E402
+from idd_tf.method import model, presets, trainer  # noqa: E402
+from idd_tf.stylegan import networks as stylegan
 
 
 def main():
@@ -50,7 +51,7 @@ def main():
     p.add_argument("--preset", default="ffhq256")
     args = p.parse_args()
     tf.config.experimental.enable_tensor_float_32_execution(False)
-    cfg = config.TRAIN_PRESETS[args.preset].replace(batch_size=args.batch)
+    cfg = presets.TRAIN_PRESETS[args.preset].replace(batch_size=args.batch)
     G = stylegan.random_stylegan(cfg.stylegan, seed=0)
     net = model.IDDModel(cfg, G)
     rng = np.random.RandomState(0)

@@ -22,7 +22,7 @@ START = time.perf_counter()
 
 def elapsed() -> str:
     """Time since the script started, for its final summary line ("in 3m12s")."""
-    from idd_tf.monitor import format_duration
+    from idd_tf.utils.monitor import format_duration
     return f"in {format_duration(time.perf_counter() - START)}"
 
 

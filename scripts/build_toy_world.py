@@ -93,7 +93,7 @@ def main(argv):
               f"({time.perf_counter() - t0:.0f} s)")
         return
 
-    from idd_tf import toynets
+    from idd_tf.toy import nets as toynets
     for net in toynets.NETS:
         # complete when its model card (written last) exists; otherwise resumed from its checkpoint,
         # replacing the partial outputs of an interrupted build
@@ -139,7 +139,7 @@ def nets_command(net: str) -> str:
 def ship_run(out: Path, method_dir: Path, steps: int) -> None:
     """Step 4: train the method on the shipped parts, evaluate it, copy the small result to
     <out>/run (its card is written last: a run with a card is complete)."""
-    from idd_tf import toynets
+    from idd_tf.toy import nets as toynets
     shipped = out / "run"
     if (shipped / "MODEL_CARD.md").exists() and not FLAGS.overwrite:
         logging.info("%s exists with its model card (pass --overwrite to replace it)", shipped)
@@ -157,8 +157,9 @@ def ship_run(out: Path, method_dir: Path, steps: int) -> None:
           "--out", method_dir / "eval", "--overwrite", "--run_name", shipped_name(shipped)])
     import tensorflow as tf
 
-    from idd_tf import data, model
-    from idd_tf.trainer import model_parts
+    from idd_tf.method import model
+    from idd_tf.method.trainer import model_parts
+    from idd_tf.utils import fileio
     run = model.load_run(method_dir)
     tmp = out / ".run.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
@@ -183,7 +184,7 @@ Use it with `--run stylegan_weights/toy/run` in combine_grid.py, interpolate.py,
 evaluate.py and export.py; demo.py and the notebook use it by default.
 
 {evaluation_section(evaluation, result["n"])}"""
-    data.atomic_write_bytes(tmp / "MODEL_CARD.md", card.encode())
+    fileio.atomic_write_bytes(tmp / "MODEL_CARD.md", card.encode())
     replace_dir(tmp, shipped)
     logging.info("shipped %s (%.1f MB)", shipped, size / 1e6)
 
@@ -198,11 +199,11 @@ def renamed_evaluation(src, dst, run_dir, shipped):
     """eval.md / eval.json from `src` written to `dst` with the run named as shipped: paths under
     the folder it was scored in (`run_dir`, e.g. its checkpoint's) become `shipped_name`. Returns
     the two texts."""
-    from idd_tf import data
+    from idd_tf.utils import fileio
     name = shipped_name(shipped)
     texts = {f: (src / f).read_text().replace(str(run_dir), name) for f in ("eval.md", "eval.json")}
     for f, text in texts.items():
-        data.atomic_write_bytes(dst / f, text.encode())
+        fileio.atomic_write_bytes(dst / f, text.encode())
     return texts
 
 
@@ -228,7 +229,7 @@ def rescore_run(out: Path, pairs: int) -> dict:
     """--rescore_run: evaluate the shipped run in `out`/run again (evaluate.py, `pairs` pairs per
     source, the evaluator in `out`), replace its eval/ and its card's evaluation section; the rest of
     the card (how it was made) is kept. Returns the new eval.json."""
-    from idd_tf import data
+    from idd_tf.utils import fileio
     shipped = out / "run"
     card_file = shipped / "MODEL_CARD.md"
     if not card_file.is_file():
@@ -241,15 +242,16 @@ def rescore_run(out: Path, pairs: int) -> dict:
     texts = renamed_evaluation(tmp, tmp, shipped, shipped)
     replace_dir(tmp, shipped / "eval")
     result = json.loads(texts["eval.json"])
-    data.atomic_write_bytes(card_file, (head + evaluation_section(texts["eval.md"], result["n"])).encode())
+    fileio.atomic_write_bytes(card_file, (head + evaluation_section(texts["eval.md"], result["n"])).encode())
     return result
 
 
 def stylegan_card(pickle_path, run_dir, out, n, command, preset):
 
     import idd_tf
-    from idd_tf import data, gan_training
-    from idd_tf.config import GANTrainConfig
+    from idd_tf.stylegan import training as gan_training
+    from idd_tf.stylegan.config import GANTrainConfig
+    from idd_tf.utils import fileio
     final_info = run_dir / "network-final.json"   # written with network-final.pkl by train_stylegan.py
     if final_info.is_file():
         timing = json.loads(final_info.read_text())
@@ -260,12 +262,12 @@ def stylegan_card(pickle_path, run_dir, out, n, command, preset):
         timing = json.loads((run_dir / "timing.json").read_text())
     Gs = idd_tf.load_stylegan(pickle_path)
     grid = gan_training.sample_grid(Gs, gan_training.sample_latents(config), config.sample_grid)
-    data.save_image(out / "stylegan_samples.png", grid)
+    fileio.save_image(out / "stylegan_samples.png", grid)
     q = measure_quality(Gs, out, n)
     report = {"pickle": pickle_path.name, "bytes": pickle_path.stat().st_size, "config": config.to_dict(),
               "steps": timing["step"], "images_seen": timing["nimg"], "train_seconds": timing["seconds"],
               "quality": q}
-    data.atomic_write_bytes(out / "stylegan_quality.json", (json.dumps(report, indent=2) + "\n").encode())
+    fileio.atomic_write_bytes(out / "stylegan_quality.json", (json.dumps(report, indent=2) + "\n").encode())
     growing = "fixed resolution" if not config.lod_initial_resolution else (
         f"progressive growing from {config.lod_initial_resolution} px, {config.lod_training_kimg:g} kimg "
         f"per level and {config.lod_transition_kimg:g} kimg per fade")
@@ -291,14 +293,15 @@ EMA half-life {config.g_smoothing_kimg} kimg, style mixing {config.style_mixing_
 - Size: {pickle_path.stat().st_size / 1e6:.2f} MB
 
 {quality_section(q, n)}"""
-    data.atomic_write_bytes(out / STYLEGAN_CARD, card.encode())
+    fileio.atomic_write_bytes(out / STYLEGAN_CARD, card.encode())
     return report
 
 
 def measure_quality(Gs, out, n):
     """FID/KID/coverage of `Gs` against renders in the terms of the evaluator in `out`; writes
     out/stylegan_coverage.png. Returns toy_evaluation.stylegan_quality's dict."""
-    from idd_tf import toy_evaluation, toynets
+    from idd_tf.toy import evaluation as toy_evaluation
+    from idd_tf.toy import nets as toynets
     evaluator = toynets.load_net(out, "evaluator")
 
     def features(images_u8):  # the evaluator's penultimate layer, as toy_protocol's FID uses it
@@ -350,7 +353,7 @@ def remeasure_quality(out, n):
     evaluator) and replace the quality numbers of its report and the card's quality section; the
     rest of the card (how it was made) is kept as it is."""
     import idd_tf
-    from idd_tf import data
+    from idd_tf.utils import fileio
     card_file, report_file = out / STYLEGAN_CARD, out / "stylegan_quality.json"
     for f in (out / PICKLE, card_file, report_file):
         if not f.is_file():
@@ -358,8 +361,8 @@ def remeasure_quality(out, n):
     head = card_before(card_file, "## Quality (")
     q = measure_quality(idd_tf.load_stylegan(out / PICKLE), out, n)
     report = {**json.loads(report_file.read_text()), "quality": q}
-    data.atomic_write_bytes(report_file, (json.dumps(report, indent=2) + "\n").encode())
-    data.atomic_write_bytes(card_file, (head + quality_section(q, n)).encode())
+    fileio.atomic_write_bytes(report_file, (json.dumps(report, indent=2) + "\n").encode())
+    fileio.atomic_write_bytes(card_file, (head + quality_section(q, n)).encode())
     return report
 
 

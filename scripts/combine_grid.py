@@ -42,8 +42,10 @@ flags.DEFINE_string("arcface", None, "--annotate: ArcFace network (.keras/.h5 or
 
 
 def main(argv):
-    from idd_tf import annotate, data, faces, model, stylegan
-    from idd_tf.legacy import StyleGANFormatError
+    from idd_tf.method import annotate, data, faces, model
+    from idd_tf.stylegan import networks as stylegan
+    from idd_tf.stylegan.legacy import StyleGANFormatError
+    from idd_tf.utils import fileio, image_files
     del argv
     try:
         if FLAGS.pairs and FLAGS.annotate:
@@ -51,16 +53,16 @@ def main(argv):
         if FLAGS.arcface and not FLAGS.annotate:
             raise ValueError("--arcface is the identity scorer of --annotate")
         if FLAGS.pairs:
-            data.check_output(FLAGS.outdir, FLAGS.overwrite, is_dir=True)
+            fileio.check_output(FLAGS.outdir, FLAGS.overwrite, is_dir=True)
         else:
-            data.check_output(FLAGS.out, FLAGS.overwrite)
+            fileio.check_output(FLAGS.out, FLAGS.overwrite)
         run = model.load_run(FLAGS.run, FLAGS.checkpoint)
         net, G, cfg = run["model"], run["stylegan"], run["config"]
         if FLAGS.pairs:
             if not (FLAGS.id and FLAGS.attr and Path(FLAGS.id).is_dir() and Path(FLAGS.attr).is_dir()):
                 raise ValueError("--pairs needs --id DIR and --attr DIR")
             id_dir, attr_dir = Path(FLAGS.id), Path(FLAGS.attr)
-            names = sorted({p.name for p in data.list_images(id_dir)} & {p.name for p in data.list_images(attr_dir)})
+            names = sorted({p.name for p in image_files.list_images(id_dir)} & {p.name for p in image_files.list_images(attr_dir)})
             if not names:
                 raise FileNotFoundError(f"no file names common to {id_dir} and {attr_dir}")
             done, skipped = 0, 0
@@ -73,7 +75,7 @@ def main(argv):
                     skipped += 1
                     continue
                 out = net(stylegan.from_uint8(ids), stylegan.from_uint8(attrs))["images"]
-                data.save_image(Path(FLAGS.outdir) / f"{Path(name).stem}.png", stylegan.to_uint8(out)[0])
+                fileio.save_image(Path(FLAGS.outdir) / f"{Path(name).stem}.png", stylegan.to_uint8(out)[0])
                 done += 1
             print(f"wrote {done} pair outputs to {FLAGS.outdir}; skipped {skipped} unusable pair(s)")
             if not done:
@@ -96,7 +98,7 @@ def main(argv):
         if scorer.kind == "face":
             note += f"; no face in I_out of {int((scores['note'] == 'no face').sum())} of {scores['note'].size} cells"
         note += ")"
-    data.save_image(FLAGS.out, grid)
+    fileio.save_image(FLAGS.out, grid)
     print(f"wrote {FLAGS.out}: {len(ids)} identities x {len(attrs)} attributes{note}")
 
 

@@ -28,8 +28,12 @@ _console.setup()   # first: a quiet console unless --verbose
 from absl import app, flags, logging  # noqa: E402
 
 import idd_tf  # noqa: E402
-from idd_tf import config as cfg  # noqa: E402
-from idd_tf import data, legacy, stylegan, stylegan_precision  # noqa: E402
+from idd_tf.method import data  # noqa: E402
+from idd_tf.stylegan import config as sg_config
+from idd_tf.stylegan import legacy
+from idd_tf.stylegan import networks as stylegan
+from idd_tf.stylegan import precision as stylegan_precision
+from idd_tf.utils import fileio
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("out", None, "output directory for the converted weights (must not exist); "
@@ -38,8 +42,8 @@ flags.DEFINE_list("networks", ["G", "D", "Gs"], "which networks to convert")
 flags.DEFINE_bool("verify", False, "compare the float32 network with its float64 computation")
 flags.DEFINE_string("verify_dir", None, "where --verify writes its JSON and PNG (default <out>/verify)")
 flags.DEFINE_string("verify_seeds", "0-1", "seeds for --verify: '0-3' or '1,5,9'")
-flags.DEFINE_float("verify_psi", cfg.DEFAULT_TRUNCATION_PSI, "truncation psi for --verify (1 = off)")
-flags.DEFINE_integer("verify_cutoff", cfg.DEFAULT_TRUNCATION_CUTOFF, "truncation cutoff for --verify")
+flags.DEFINE_float("verify_psi", sg_config.DEFAULT_TRUNCATION_PSI, "truncation psi for --verify (1 = off)")
+flags.DEFINE_integer("verify_cutoff", sg_config.DEFAULT_TRUNCATION_CUTOFF, "truncation cutoff for --verify")
 flags.DEFINE_enum("verify_network", "Gs", ["Gs", "G"], "which generator --verify checks")
 flags.DEFINE_enum("verify_noise", "const", list(stylegan.NOISE_MODES), "noise mode for --verify")
 flags.DEFINE_bool("overwrite", False, "replace earlier --verify outputs at the same place")
@@ -54,19 +58,19 @@ def verify(source, verify_dir, seeds):
     images = report.pop("images")
     picture, amplify = stylegan_precision.comparison_image(images["float32"], images["float64"])
     png = os.path.join(verify_dir, f"float32_float64_diff_x{amplify:g}.png")
-    passed = report["image_error"] <= cfg.VERIFY_TOLERANCE
+    passed = report["image_error"] <= sg_config.VERIFY_TOLERANCE
     report.update(source=str(source), network=FLAGS.verify_network, seeds=seeds,
-                  tolerance=cfg.VERIFY_TOLERANCE, passed=passed, png=os.path.basename(png),
+                  tolerance=sg_config.VERIFY_TOLERANCE, passed=passed, png=os.path.basename(png),
                   amplify=amplify)
-    data.save_image(png, picture)
-    data.atomic_write_bytes(os.path.join(verify_dir, "layerwise_errors.json"),
+    fileio.save_image(png, picture)
+    fileio.atomic_write_bytes(os.path.join(verify_dir, "layerwise_errors.json"),
                             (json.dumps(report, indent=2) + "\n").encode())
     print(stylegan_precision.layerwise_table(report))
     print(f"wrote {png} (float32 | float64 | difference x{amplify:g}) and "
           f"{os.path.join(verify_dir, 'layerwise_errors.json')}")
     verdict = "PASS" if passed else "FAIL"
     print(f"{verdict}: final image error {report['image_error']:.2e} "
-          f"(tolerance {cfg.VERIFY_TOLERANCE:g})")
+          f"(tolerance {sg_config.VERIFY_TOLERANCE:g})")
     return passed
 
 
@@ -82,7 +86,7 @@ def main(argv):
     try:
         if FLAGS.verify:
             seeds = data.parse_seeds(FLAGS.verify_seeds)
-            data.check_output(verify_dir, FLAGS.overwrite, is_dir=True)
+            fileio.check_output(verify_dir, FLAGS.overwrite, is_dir=True)
         if FLAGS.out is not None:
             models = legacy.load_pickle(src, tuple(FLAGS.networks))
             out = idd_tf.save_converted(models, FLAGS.out, source=os.path.basename(src))

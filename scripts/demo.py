@@ -62,9 +62,9 @@ class InputError(ValueError):
 
 
 def default_run_dir():
-    """The shipped toy run (config.shipped_run_dir()), or a ValueError saying none is there."""
-    from idd_tf import config
-    path = config.shipped_run_dir()
+    """The shipped toy run (presets.shipped_run_dir()), or a ValueError saying none is there."""
+    from idd_tf.method import presets
+    path = presets.shipped_run_dir()
     if not path.is_dir():
         raise InputError(f"no --run given and no shipped toy run at {path}; pass --run RUN "
                          f"(e.g. runs/00000-toy from `python scripts/train.py`)")
@@ -76,7 +76,7 @@ def parse_seed_list(text, what: str) -> list[int]:
     any range is expanded (so '0-999999999' is refused, not allocated)."""
     import re
 
-    from idd_tf import data
+    from idd_tf.method import data
     text = str(text or "").strip()
     if not text:
         raise InputError(f"{what}: give seeds such as 0-3 or 1,5,9")
@@ -129,7 +129,7 @@ class Demo:
     def __init__(self, run_dir, checkpoint=None):
         import threading
 
-        from idd_tf import model
+        from idd_tf.method import model
         run = model.load_run(run_dir, checkpoint)
         self.run_dir, self.checkpoint = run_dir, run["checkpoint"]
         self.net, self.G, self.cfg = run["model"], run["stylegan"], run["config"]
@@ -142,7 +142,8 @@ class Demo:
         or a StyleGAN seed (the run's truncation)."""
         from pathlib import Path
 
-        from idd_tf import data, faces, stylegan
+        from idd_tf.method import data, faces
+        from idd_tf.stylegan import networks as stylegan
         path = _file_path(upload)
         if path:
             name = Path(path).name
@@ -158,7 +159,7 @@ class Demo:
         return stylegan.to_uint8(raw).numpy()[0], f"{what}: seed {s}"
 
     def seed_faces(self, seeds):
-        from idd_tf import stylegan
+        from idd_tf.stylegan import networks as stylegan
         with self._lock:
             raw = stylegan.seed_images(self.G, seeds, self.cfg.truncation_psi, self.cfg.truncation_cutoff)
         return stylegan.to_uint8(raw).numpy()
@@ -166,7 +167,7 @@ class Demo:
     # -- operations -----------------------------------------------------------------------
     def swap(self, id_img, attr_img):
         """G(M(E_id(id), E_attr(attr))) as HWC uint8."""
-        from idd_tf import stylegan
+        from idd_tf.stylegan import networks as stylegan
         with self._lock:
             out = self.net(stylegan.from_uint8(id_img[None]), stylegan.from_uint8(attr_img[None]))["images"]
         return stylegan.to_uint8(out).numpy()[0]
@@ -174,7 +175,7 @@ class Demo:
     def grid(self, ids, attrs):
         """combine_grid.py's layout (model.swap_grid): identities along the top row, attributes
         down the left column."""
-        from idd_tf import model
+        from idd_tf.method import model
         with self._lock:
             return model.swap_grid(self.net, ids, attrs)
 
@@ -183,7 +184,8 @@ class Demo:
         (model.interpolate, vary=id, space=w, as interpolate.py --space w)."""
         import numpy as np
 
-        from idd_tf import model, stylegan
+        from idd_tf.method import model
+        from idd_tf.stylegan import networks as stylegan
         ids = stylegan.from_uint8(np.stack([id_a, id_b]))
         attrs = stylegan.from_uint8(np.stack([attr, attr]))
         with self._lock:
@@ -200,7 +202,7 @@ def _guarded(fn):
 
     @functools.wraps(fn)
     def wrapper(*args):
-        from idd_tf import faces
+        from idd_tf.method import faces
         try:
             return fn(*args)
         except (InputError, faces.NoFaceError) as e:
@@ -311,8 +313,8 @@ def main(argv):
     import signal
     import threading
 
-    from idd_tf import faces
-    from idd_tf.legacy import StyleGANFormatError
+    from idd_tf.method import faces
+    from idd_tf.stylegan.legacy import StyleGANFormatError
     for name in ("httpx", "httpcore", "uvicorn.access"):   # no line per HTTP request
         std_logging.getLogger(name).setLevel(std_logging.WARNING)
     try:

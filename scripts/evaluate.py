@@ -62,7 +62,7 @@ def run_name() -> str:
 
 
 def is_toy_run(run_dir) -> bool:
-    from idd_tf import config
+    from idd_tf.method import config
     return config.TrainConfig.from_run_dir(run_dir).id_encoder.arch == "toy"
 
 
@@ -71,7 +71,7 @@ def real_best_worst(per_pair, items, title):
     ranked by identity (ArcFace's with --arcface, the dlib one shown too) and by expression."""
     import numpy as np
 
-    from idd_tf import annotate
+    from idd_tf.method import annotate
     images, dlib_id = per_pair["images"], per_pair["identity"]
     arcface = Path(FLAGS.arcface).name if FLAGS.arcface else None
     extra = [f"dlib id {v:.3f}" if arcface and np.isfinite(v) else "" for v in dlib_id]
@@ -84,10 +84,13 @@ def real_best_worst(per_pair, items, title):
 
 def toy_main(out_dir):
     """The toy-world protocol: eval.json, eval.md, grid_generated.png, grid_rendered.png, best_worst.png."""
-    from idd_tf import config, model, monitor, toy_protocol, toynets
+    from idd_tf.method import model, presets
+    from idd_tf.toy import nets as toynets
+    from idd_tf.toy import protocol as toy_protocol
+    from idd_tf.utils import monitor
     run = model.load_run(FLAGS.run, FLAGS.checkpoint)
     cfg = run["config"]
-    evaluator = toynets.load_net(FLAGS.evaluator or config.TOY_WEIGHTS_DIR, "evaluator")
+    evaluator = toynets.load_net(FLAGS.evaluator or presets.TOY_WEIGHTS_DIR, "evaluator")
     n = FLAGS.num_pairs or 500
     title = f"Toy-world evaluation of {run_name()} ({Path(run['checkpoint']).name})"
     with monitor.stage_progress("toy evaluation") as progress:
@@ -101,8 +104,9 @@ def toy_main(out_dir):
 
 def main(argv):
     del argv
-    from idd_tf import config, data, model, protocol
-    from idd_tf.legacy import StyleGANFormatError
+    from idd_tf.method import model, presets, protocol
+    from idd_tf.stylegan.legacy import StyleGANFormatError
+    from idd_tf.utils import fileio
     try:
         if FLAGS.dataset and FLAGS.id_dir:
             raise ValueError("give --dataset or --id_dir, not both")
@@ -110,12 +114,12 @@ def main(argv):
         if toy and (FLAGS.dataset or FLAGS.arcface or FLAGS.fid_weights or FLAGS.real_dir):
             raise ValueError("a toy-world run is scored by the toy evaluator on generated and rendered "
                              "pairs: --dataset, --arcface, --fid_weights and --real_dir do not apply")
-        run_dir = config.resolve_run_dir(FLAGS.run)
+        run_dir = presets.resolve_run_dir(FLAGS.run)
         # the shipped run keeps its own eval/ (a fresh one goes to out/evaluate_toy)
-        shipped = run_dir.resolve() == config.shipped_run_dir().resolve()
+        shipped = run_dir.resolve() == presets.shipped_run_dir().resolve()
         default_out = ("out/evaluate_toy" if shipped else run_dir / "eval") if toy else "out/evaluate"
         out_dir = Path(FLAGS.out or default_out)
-        data.check_output(out_dir, FLAGS.overwrite, is_dir=True)
+        fileio.check_output(out_dir, FLAGS.overwrite, is_dir=True)
         if toy:
             return toy_main(out_dir)
         protocol.check_evaluate_args(FLAGS.id_dir, FLAGS.attr_dir, FLAGS.align, FLAGS.fid_weights,
@@ -131,11 +135,11 @@ def main(argv):
         sys.exit(1)
     per_pair = result.pop("_per_pair", None)
     result = {"run": run_name(), "checkpoint": run["checkpoint"], "seed": FLAGS.seed, **result}
-    data.atomic_write_bytes(out_dir / "metrics.json", (json.dumps(result, indent=2) + "\n").encode())
+    fileio.atomic_write_bytes(out_dir / "metrics.json", (json.dumps(result, indent=2) + "\n").encode())
     md = protocol.report_markdown(result)
-    data.atomic_write_bytes(out_dir / "metrics.md", md.encode())
+    fileio.atomic_write_bytes(out_dir / "metrics.md", md.encode())
     if per_pair is not None:
-        data.save_image(out_dir / "best_worst.png", real_best_worst(
+        fileio.save_image(out_dir / "best_worst.png", real_best_worst(
             per_pair, result["pair_items"], f"{run_name()} ({Path(run['checkpoint']).name}): best and worst "
             f"of {result['pairs']} pairs"))
     print(md, end="")

@@ -54,7 +54,7 @@ def modules(net):
     nor Keras variable wrappers (TFLite's from_saved_model then reads garbage weights)."""
     import tensorflow as tf
 
-    from idd_tf.stylegan import from_uint8, to_uint8
+    from idd_tf.stylegan.networks import from_uint8, to_uint8
     G = net.stylegan
     r, L, D = G.resolution, G.num_layers, G.dlatent_size
 
@@ -155,13 +155,14 @@ def write_atomically(out: Path, fill):
 def main(argv):
     import tensorflow as tf
 
-    from idd_tf import config, data, model
-    from idd_tf.legacy import StyleGANFormatError
+    from idd_tf.method import model, presets
+    from idd_tf.stylegan.legacy import StyleGANFormatError
+    from idd_tf.utils import fileio
     del argv
     t0 = time.perf_counter()
     out = Path(FLAGS.out)
     try:
-        data.check_output(out, FLAGS.overwrite, is_dir=True)
+        fileio.check_output(out, FLAGS.overwrite, is_dir=True)
         run = model.load_run(FLAGS.run, FLAGS.checkpoint)
     except (FileNotFoundError, FileExistsError, ValueError, StyleGANFormatError) as e:
         logging.error("%s", e)
@@ -172,7 +173,7 @@ def main(argv):
     def fill(tmp):
         for name, (module, signatures) in parts.items():
             tf.saved_model.save(module, str(tmp / name), signatures=signatures)
-        info = {"run": str(config.resolve_run_dir(FLAGS.run).resolve()), "checkpoint": str(run["checkpoint"]),
+        info = {"run": str(presets.resolve_run_dir(FLAGS.run).resolve()), "checkpoint": str(run["checkpoint"]),
                 "resolution": G.resolution, "num_layers": G.num_layers, "dlatent_size": G.dlatent_size,
                 "id_size": net.e_id.embedding_size, "attr_size": net.e_attr.embedding_size,
                 "image": "uint8 NHWC RGB, FFHQ-aligned", "noise_mode": "const",

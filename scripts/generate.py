@@ -16,7 +16,9 @@ _console.setup()   # first: a quiet console unless --verbose
 from absl import app, flags, logging  # noqa: E402
 
 import idd_tf  # noqa: E402
-from idd_tf import data, stylegan  # noqa: E402
+from idd_tf.method import data  # noqa: E402
+from idd_tf.stylegan import networks as stylegan
+from idd_tf.utils import fileio
 
 FLAGS = flags.FLAGS
 flags.DEFINE_bool("overwrite", False, "replace earlier outputs at the same place")
@@ -33,7 +35,7 @@ def main(argv):
     del argv
     try:
         seeds = data.parse_seeds(FLAGS.seeds)
-        data.check_output(FLAGS.outdir, FLAGS.overwrite, is_dir=True)
+        fileio.check_output(FLAGS.outdir, FLAGS.overwrite, is_dir=True)
         if FLAGS.stylegan:
             G = idd_tf.load_stylegan(FLAGS.stylegan, FLAGS.network)
         else:
@@ -44,7 +46,7 @@ def main(argv):
         sys.exit(1)
     for seed in seeds:
         img = stylegan.seed_images(G, [seed], FLAGS.psi, FLAGS.cutoff, FLAGS.noise)
-        data.save_image(os.path.join(FLAGS.outdir, f"seed{seed:04d}.png"), stylegan.to_uint8(img)[0])
+        fileio.save_image(os.path.join(FLAGS.outdir, f"seed{seed:04d}.png"), stylegan.to_uint8(img)[0])
     print(f"wrote {len(seeds)} images to {FLAGS.outdir} {_console.elapsed()}")
 
 

@@ -31,7 +31,7 @@ flags.DEFINE_integer("shard_index", 0, "this worker's index")
 def main(argv):
     del argv
     import idd_tf
-    from idd_tf import data
+    from idd_tf.method import data
     try:
         G = idd_tf.load_stylegan(FLAGS.stylegan)
         result = data.generate_dataset(G, FLAGS.out, FLAGS.num_images, FLAGS.shard_size, FLAGS.psi,

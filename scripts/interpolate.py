@@ -40,12 +40,14 @@ def main(argv):
     import numpy as np
     from PIL import Image
 
-    from idd_tf import data, faces, model, stylegan
-    from idd_tf.legacy import StyleGANFormatError
+    from idd_tf.method import faces, model
+    from idd_tf.stylegan import networks as stylegan
+    from idd_tf.stylegan.legacy import StyleGANFormatError
+    from idd_tf.utils import fileio
     try:
         if FLAGS.steps < 2:
             raise ValueError("--steps must be >= 2")
-        data.check_output(FLAGS.outdir, FLAGS.overwrite, is_dir=True)
+        fileio.check_output(FLAGS.outdir, FLAGS.overwrite, is_dir=True)
         run = model.load_run(FLAGS.run, FLAGS.checkpoint)
         net, G, cfg = run["model"], run["stylegan"], run["config"]
         ids = model.usable_images(model.input_faces(FLAGS.id, FLAGS.id_seeds, G, cfg, FLAGS.align), logging.warning, print)
@@ -69,7 +71,7 @@ def main(argv):
             top[:, :r], top[:, -r:] = ends[0], ends[1]
             top[:, r:2 * r] = (ids if vary == "attr" else attrs)[0]  # the fixed input
             strip = np.concatenate([top, np.concatenate(list(frames), axis=1)], axis=0)
-            path = data.save_image(outdir / f"{vary}_{space}.png", strip)
+            path = fileio.save_image(outdir / f"{vary}_{space}.png", strip)
             written.append(path)
             movie = list(frames) + list(frames[-2:0:-1])  # forth and back, no repeated frame
             if FLAGS.gif:

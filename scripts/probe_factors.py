@@ -42,7 +42,10 @@ def main(argv):
     import numpy as np
     import tensorflow as tf
 
-    from idd_tf import data, toynet_training, toynets, toyworld
+    from idd_tf.toy import net_training as toynet_training
+    from idd_tf.toy import nets as toynets
+    from idd_tf.toy import world as toyworld
+    from idd_tf.utils import fileio
     spec = {f.name: f for f in toyworld.IDENTITY_FACTORS + toyworld.ATTRIBUTE_FACTORS}
     bad = [n for n in FLAGS.factors if n not in toynets.CONTINUOUS or n in toynets.CIRCULAR_FACTORS]
     if bad:
@@ -91,7 +94,7 @@ def main(argv):
     for n, v in r2.items():
         print(f"R^2 {n}: {v:.4f}")
     if FLAGS.out:
-        data.atomic_write_bytes(Path(FLAGS.out), (json.dumps(result, indent=2) + "\n").encode())
+        fileio.atomic_write_bytes(Path(FLAGS.out), (json.dumps(result, indent=2) + "\n").encode())
     print(f"{len(r2)} factor(s), {FLAGS.steps} steps at {FLAGS.resolution} px, {_console.elapsed()}")
 
 

@@ -36,12 +36,12 @@ def frames_of(path):
     """Yield HWC uint8 RGB frames of a video file or an image folder."""
     import cv2
 
-    from idd_tf import data
+    from idd_tf.utils import image_files
     path = Path(path)
     if path.is_dir():
-        for p in data.list_images(path):
+        for p in image_files.list_images(path):
             try:
-                yield data.load_image(p)
+                yield image_files.load_image(p)
             except ValueError as e:   # unreadable frame: skipped and counted, the batch goes on
                 logging.warning("skipping frame: %s", e)
                 yield None
@@ -66,11 +66,13 @@ def main(argv):
     import cv2
     from tqdm import tqdm
 
-    from idd_tf import data, faces, model, stylegan
-    from idd_tf.legacy import StyleGANFormatError
+    from idd_tf.method import faces, model
+    from idd_tf.stylegan import networks as stylegan
+    from idd_tf.stylegan.legacy import StyleGANFormatError
+    from idd_tf.utils import fileio, image_files
     outdir = Path(FLAGS.outdir)
     try:
-        data.check_output(outdir, FLAGS.overwrite, is_dir=True)
+        fileio.check_output(outdir, FLAGS.overwrite, is_dir=True)
         run = model.load_run(FLAGS.run, FLAGS.checkpoint)
         net, G, cfg = run["model"], run["stylegan"], run["config"]
         ident = model.input_faces(FLAGS.identity, FLAGS.identity_seed, G, cfg, FLAGS.align)["images"]
@@ -85,12 +87,12 @@ def main(argv):
                 if FLAGS.align:
                     face = faces.align_face(frame, r)
                 else:
-                    face = data.resize_square(frame, r)
+                    face = image_files.resize_square(frame, r)
             except faces.NoFaceError:
                 skipped += 1
                 continue
             out = stylegan.to_uint8(net(raw_id, stylegan.from_uint8(face[None]))["images"]).numpy()[0]
-            written.append(data.save_image(outdir / f"frame_{len(written):05d}.png", out))
+            written.append(fileio.save_image(outdir / f"frame_{len(written):05d}.png", out))
     except (FileNotFoundError, FileExistsError, ValueError, StyleGANFormatError, faces.NoFaceError) as e:
         logging.error("%s", e)
         sys.exit(1)
@@ -106,7 +108,7 @@ def main(argv):
         tmp = outdir / ".reenact.tmp.mp4"
         vw = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), fps, (r, r))
         for p in written:
-            vw.write(cv2.cvtColor(data.load_image(p), cv2.COLOR_RGB2BGR))
+            vw.write(cv2.cvtColor(image_files.load_image(p), cv2.COLOR_RGB2BGR))
         vw.release()
         os.replace(tmp, outdir / "reenact.mp4")
     print(f"wrote {len(written)} frames to {outdir} ({skipped} skipped: no face; {unreadable} skipped: "

@@ -25,7 +25,7 @@ SHEET, LANDMARKS = "toy_contact_sheet.png", "toy_landmarks.png"
 
 
 def contact_sheet(seed):
-    from idd_tf import toyworld
+    from idd_tf.toy import world as toyworld
     people = [toyworld.identity_from_seed(seed + i) for i in range(8)]
     states = [dict(toyworld.NEUTRAL_ATTRIBUTES)] + [toyworld.attributes_from_seed(seed + 1000 + j) for j in range(7)]
     return toyworld.contact_sheet(people, states, resolution=64)
@@ -35,7 +35,7 @@ def landmark_strip(seed, resolution=256):
     import cv2
     import numpy as np
 
-    from idd_tf import toyworld
+    from idd_tf.toy import world as toyworld
     cells = []
     for i in range(4):
         ex = toyworld.person_example(seed + i, 0, seed=seed + 2000, resolution=resolution)
@@ -51,7 +51,7 @@ def main(argv):
     del argv
     import cv2
 
-    from idd_tf.data import atomic_write_bytes
+    from idd_tf.utils.fileio import atomic_write_bytes
     out = Path(FLAGS.out)
     targets = {out / SHEET: contact_sheet, out / LANDMARKS: landmark_strip}
     existing = [str(p) for p in targets if p.exists()]

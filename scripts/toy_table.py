@@ -74,10 +74,13 @@ def main(argv):
     if unknown:
         logging.error("unknown variant(s) %s; choose from %s", unknown, ", ".join(VARIANTS))
         sys.exit(1)
-    from idd_tf import config, data, model, toy_protocol, toynets
+    from idd_tf.method import model, presets
+    from idd_tf.toy import nets as toynets
+    from idd_tf.toy import protocol as toy_protocol
+    from idd_tf.utils import fileio
     out = Path(FLAGS.out)
     try:
-        data.check_output(out / "table.md", FLAGS.overwrite)
+        fileio.check_output(out / "table.md", FLAGS.overwrite)
     except FileExistsError as e:
         logging.error("%s", e)
         sys.exit(1)
@@ -90,7 +93,7 @@ def main(argv):
             except RuntimeError as e:
                 logging.error("%s", e)
                 sys.exit(1)
-    evaluator = toynets.load_net(config.TOY_WEIGHTS_DIR, "evaluator")
+    evaluator = toynets.load_net(presets.TOY_WEIGHTS_DIR, "evaluator")
     results = {}
     for variant in FLAGS.variants:
         run = model.load_run(out / variant)
@@ -104,8 +107,8 @@ def main(argv):
         results[variant] = written["result"]
     md = toy_protocol.table_markdown(results, FLAGS.steps,
                                      f"python scripts/toy_table.py --steps {FLAGS.steps} --num_pairs {FLAGS.num_pairs}")
-    data.atomic_write_bytes(out / "table.json", (json.dumps(results, indent=2) + "\n").encode())
-    data.atomic_write_bytes(out / "table.md", md.encode())
+    fileio.atomic_write_bytes(out / "table.json", (json.dumps(results, indent=2) + "\n").encode())
+    fileio.atomic_write_bytes(out / "table.md", md.encode())
     print(md, end="")
     print(f"wrote {out}/table.md and table.json in {time.perf_counter() - start:.0f} s")
 

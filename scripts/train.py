@@ -56,18 +56,20 @@ flags.DEFINE_multi_string("set", [], "any config field, e.g. --set loss.id=2 --s
 
 
 def resolve_config():
-    from idd_tf import config as cfg
+    from idd_tf.method import config as cfg
+    from idd_tf.method import presets
+    from idd_tf.utils import configs
     if FLAGS.resume:
         config = cfg.TrainConfig.from_run_dir(FLAGS.resume)
         changes = {"steps": FLAGS.steps} if FLAGS.steps else {}
         if FLAGS.allow_random_encoders is not None:
             changes["allow_random_encoders"] = FLAGS.allow_random_encoders
         # e.g. a lower learning rate after a divergence; written to the run's config.json
-        changes.update(cfg.parse_overrides(FLAGS.set))
+        changes.update(configs.parse_overrides(FLAGS.set))
         resumed = config.replace(**changes)
-        cfg.check_resume(config, resumed)
+        configs.check_resume(config, resumed)
         return resumed
-    config = cfg.TRAIN_PRESETS[FLAGS.preset]
+    config = presets.TRAIN_PRESETS[FLAGS.preset]
     changes = {}
     for flag, key in (("steps", "steps"), ("batch_size", "batch_size"), ("seed", "seed"),
                       ("stylegan", "stylegan_weights"), ("vggface2", "id_encoder.weights"),
@@ -75,7 +77,7 @@ def resolve_config():
                       ("dataset", "dataset"), ("allow_random_encoders", "allow_random_encoders")):
         if getattr(FLAGS, flag) is not None:
             changes[key] = getattr(FLAGS, flag)
-    changes.update(cfg.parse_overrides(FLAGS.set))
+    changes.update(configs.parse_overrides(FLAGS.set))
     return config.replace(**changes)
 
 
@@ -101,7 +103,7 @@ def preflight_problems(config) -> list[str]:
 
 def dry_run(config) -> int:
     """Load every file, time one step, report; 0 if the run would start, else 1."""
-    from idd_tf import preflight
+    from idd_tf.method import preflight
     checked = preflight.check(config)
     timing = None
     if FLAGS.dry_run_time and checked["model"] is not None and not checked["problems"]:
@@ -113,8 +115,11 @@ def dry_run(config) -> int:
 def evaluate_toy_run(net, G, config, run_dir, checkpoint):
     """The toy protocol on the trained model (the same as scripts/evaluate.py --run RUN --num_pairs
     config.eval_pairs): RUN/eval/eval.json, eval.md and the pictures."""
-    from idd_tf import config as cfg, monitor, toy_protocol, toynets
-    evaluator = toynets.load_net(cfg.TOY_WEIGHTS_DIR, "evaluator")
+    from idd_tf.method import presets
+    from idd_tf.toy import nets as toynets
+    from idd_tf.toy import protocol as toy_protocol
+    from idd_tf.utils import monitor
+    evaluator = toynets.load_net(presets.TOY_WEIGHTS_DIR, "evaluator")
     with monitor.stage_progress(f"toy evaluation ({config.eval_pairs} pairs)") as progress:
         written = toy_protocol.write_evaluation(
             net, G, evaluator, run_dir / "eval", n=config.eval_pairs, psi=config.truncation_psi,
@@ -150,7 +155,9 @@ def main(argv):
     import tensorflow as tf
 
     import idd_tf
-    from idd_tf import data, model, monitor, stylegan, trainer
+    from idd_tf.method import data, model, trainer
+    from idd_tf.stylegan import networks as stylegan
+    from idd_tf.utils import fileio, monitor
 
     try:  # first TF work of the process: multi-worker collectives must be set up before any op
         strategy = trainer.make_strategy(FLAGS.strategy)
@@ -174,7 +181,7 @@ def main(argv):
         logging.error("--strategy multiworker needs --run_dir (the same on every worker)")
         sys.exit(1)
     else:
-        from idd_tf.data import new_run_dir
+        from idd_tf.utils.fileio import new_run_dir
         run_dir = new_run_dir(Path(FLAGS.run_root), FLAGS.preset)
     logging.info("run directory: %s", run_dir)
 
@@ -200,7 +207,7 @@ def main(argv):
     if config.validate_every and config.validation_dataset is None:
         config = config.replace(validation_dataset=str(config.dataset).rstrip("/") + "-val")
     if chief and (not (run_dir / "config.json").exists() or (FLAGS.resume and FLAGS.set)):
-        data.atomic_write_bytes(run_dir / "config.json", (json.dumps(config.to_dict(), indent=2) + "\n").encode())
+        fileio.atomic_write_bytes(run_dir / "config.json", (json.dumps(config.to_dict(), indent=2) + "\n").encode())
 
     for existing in (config.dataset, config.validation_dataset if config.validate_every else None):
         if existing and (Path(existing) / data.MANIFEST).exists():   # before any work: made by this G?

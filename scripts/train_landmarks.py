@@ -41,11 +41,12 @@ flags.DEFINE_float("val_fraction", 0.1, "fraction of the labelled faces held out
 
 def load_images():
     """[(name, HWC uint8)]: name = the dataset example index, or the file name."""
-    from idd_tf import config, data
+    from idd_tf.method import data
+    from idd_tf.utils import image_files
     if bool(FLAGS.dataset) == bool(FLAGS.images):
         raise ValueError("give exactly one of --dataset or --images")
     if FLAGS.dataset:
-        from idd_tf import stylegan
+        from idd_tf.stylegan import networks as stylegan
         limit = min(FLAGS.max_images, data.read_manifest(FLAGS.dataset)["num_images"])
         out = []
         for batch in data.make_dataset(FLAGS.dataset, 1, shuffle_buffer=0):
@@ -53,11 +54,11 @@ def load_images():
             if len(out) >= limit:
                 break
         return out
-    files = data.list_images(FLAGS.images)[:FLAGS.max_images]
+    files = image_files.list_images(FLAGS.images)[:FLAGS.max_images]
     out, unreadable = [], 0
     for p in files:   # a bad file is skipped and counted; the batch goes on
         try:
-            out.append((p.name, data.load_image(p, min_side=config.MIN_IMAGE_SIDE)))
+            out.append((p.name, image_files.load_image(p, min_side=image_files.MIN_IMAGE_SIDE)))
         except ValueError as e:
             logging.warning("skipped %s", e if str(p) in str(e) else f"{p}: {e}")
             unreadable += 1
@@ -71,7 +72,8 @@ def main(argv):
     import numpy as np
     from tqdm import tqdm
 
-    from idd_tf import config, data, encoders, faces, metrics
+    from idd_tf.method import config, encoders, faces, metrics
+    from idd_tf.utils import image_files
     out = Path(FLAGS.out)
     if out.exists():
         logging.error("%s exists; choose a new output directory", out)
@@ -95,7 +97,7 @@ def main(argv):
         except faces.NoFaceError:
             skipped += 1
             continue
-        small = data.resize_square(img, FLAGS.input_size)
+        small = image_files.resize_square(img, FLAGS.input_size)
         xs.append((small.astype(np.float32) - 127.5) / 127.5)
         ys.append(pts / img.shape[0])
         names.append(name)

@@ -36,20 +36,21 @@ flags.DEFINE_bool("dry_run", False, "print the resolved config and exit")
 
 
 def resolve_config():
-    from idd_tf import config as cfg
+    from idd_tf.stylegan import config as sg_config
+    from idd_tf.utils import configs
     existing = FLAGS.resume or (FLAGS.run_dir if FLAGS.run_dir and (Path(FLAGS.run_dir) / "config.json").exists()
                                 else None)
     if existing:  # the run's own config wins; --kimg and --set (e.g. lower rates) change it
-        config = cfg.GANTrainConfig.from_run_dir(existing)
+        config = sg_config.GANTrainConfig.from_run_dir(existing)
         changes = {"total_kimg": FLAGS.kimg} if FLAGS.kimg else {}
-        changes.update(cfg.parse_overrides(FLAGS.set))
+        changes.update(configs.parse_overrides(FLAGS.set))
         resumed = config.replace(**changes)
-        cfg.check_resume(config, resumed)
+        configs.check_resume(config, resumed)
         return resumed
-    config = cfg.GAN_PRESETS[FLAGS.preset]
+    config = sg_config.GAN_PRESETS[FLAGS.preset]
     changes = {k: v for k, v in (("data", FLAGS.data), ("total_kimg", FLAGS.kimg), ("seed", FLAGS.seed))
                if v is not None}
-    changes.update(cfg.parse_overrides(FLAGS.set))
+    changes.update(configs.parse_overrides(FLAGS.set))
     return config.replace(**changes)
 
 
@@ -67,8 +68,11 @@ def main(argv):
     import tensorflow as tf
 
     import idd_tf
-    from idd_tf import data, gan_training, legacy, monitor
-    from idd_tf.config import StyleGANConfig
+    from idd_tf.stylegan import legacy
+    from idd_tf.stylegan import training as gan_training
+    from idd_tf.stylegan.config import StyleGANConfig
+    from idd_tf.toy import world as toyworld
+    from idd_tf.utils import fileio, monitor
 
     if FLAGS.resume:
         run_dir = Path(FLAGS.resume)
@@ -76,7 +80,7 @@ def main(argv):
         run_dir = Path(FLAGS.run_dir)
         run_dir.mkdir(parents=True, exist_ok=True)
     else:
-        run_dir = data.new_run_dir(Path(FLAGS.run_root), FLAGS.preset)
+        run_dir = fileio.new_run_dir(Path(FLAGS.run_root), FLAGS.preset)
 
     fresh = not (run_dir / "checkpoints" / "checkpoint").exists()
     logging.set_verbosity(logging.WARNING)  # TF's checkpoint-saver INFO lines
@@ -91,14 +95,14 @@ def main(argv):
                 config = config.replace(lod_initial_resolution=0)
         else:
             nets = gan_training.build_networks(config)
-        source = (gan_training.toy_source(config.stylegan.resolution, config.seed) if config.data == "toy"
+        source = (toyworld.image_source(config.stylegan.resolution, config.seed) if config.data == "toy"
                   else gan_training.folder_source(config.data, config.stylegan.resolution, config.seed))
         source(0, 1)  # fail now on an empty/unreadable folder, not after building everything
     except (idd_tf.StyleGANFormatError, FileNotFoundError, ValueError) as e:
         logging.error("%s", e)
         sys.exit(1)
     if not (run_dir / "config.json").exists() or FLAGS.kimg or FLAGS.set:  # changes are part of the record
-        data.atomic_write_bytes(run_dir / "config.json",
+        fileio.atomic_write_bytes(run_dir / "config.json",
                                 (json.dumps(config.to_dict(), indent=2) + "\n").encode())
     assert StyleGANConfig.from_dict(config.stylegan.to_dict()) == nets["G"].config
 
@@ -131,7 +135,7 @@ def main(argv):
         return
     final = legacy.save_pickle(nets, run_dir / "network-final.pkl", overwrite=True)
     # what made this pickle (a later --resume changes timing.json and config.json, not this)
-    data.atomic_write_bytes(run_dir / "network-final.json", (json.dumps(
+    fileio.atomic_write_bytes(run_dir / "network-final.json", (json.dumps(
         {"step": result["step"], "nimg": result["nimg"], "seconds": result["total_seconds"],
          "config": config.to_dict()}, indent=2) + "\n").encode())
     print(f"done: {result['step']} steps, {result['nimg'] / 1000:.1f} kimg in "

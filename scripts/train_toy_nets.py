@@ -84,7 +84,7 @@ def settings(net):
 def make_step_fn(net, model, head, opt, s):
     import tensorflow as tf
 
-    from idd_tf import toynets
+    from idd_tf.toy import nets as toynets
 
     weights = tf.constant(toynets.target_weights(s.get("factor_weights", {})))
 
@@ -125,7 +125,7 @@ def make_step_fn(net, model, head, opt, s):
 def batch_inputs(net, b):
     import numpy as np
 
-    from idd_tf import toynets
+    from idd_tf.toy import nets as toynets
     labels = {"person": b["person"].astype(np.int32), "labelled": b["labelled"].astype(np.float32)}
     if net in ("lnd", "evaluator"):
         labels["landmarks"] = b["landmarks"]
@@ -139,7 +139,9 @@ def train(net, s):
     import keras
     import tensorflow as tf
 
-    from idd_tf import data, toynet_training, toynets
+    from idd_tf.toy import net_training as toynet_training
+    from idd_tf.toy import nets as toynets
+    from idd_tf.utils import fileio
     work = Path(FLAGS.work_dir) / net
     work.mkdir(parents=True, exist_ok=True)
     run_settings = {"net": net, **s, "quick": FLAGS.quick}
@@ -149,7 +151,7 @@ def train(net, s):
         if {k: v for k, v in old.items() if k != "steps"} != {k: v for k, v in run_settings.items() if k != "steps"}:
             raise ValueError(f"{work} holds a run with other settings ({settings_file}); "
                              "use another --work_dir or delete it")
-    data.atomic_write_bytes(settings_file, (json.dumps(run_settings, indent=2) + "\n").encode())
+    fileio.atomic_write_bytes(settings_file, (json.dumps(run_settings, indent=2) + "\n").encode())
     keras.utils.set_random_seed(toynets.SEEDS[net])
     model = toynets.build_net(net, **s["arch"])
     head = None
@@ -250,7 +252,8 @@ def heldout_text(net, held):
 
 
 def report_rows(report, met):
-    from idd_tf import toynet_training, toynets
+    from idd_tf.toy import net_training as toynet_training
+    from idd_tf.toy import nets as toynets
     tg = toynet_training.TARGETS
     ok = lambda b: "met" if b else "NOT met"  # noqa: E731
     rows = []
@@ -315,7 +318,7 @@ def command() -> str:
 
 def made_section(net, s, result, eval_s):
     """The card's "How it was made" section, for a net trained by this invocation."""
-    from idd_tf import toynets
+    from idd_tf.toy import nets as toynets
     cpu = ("CPU time not recorded: trained before CPU accounting was added" if result["cpu_s"] is None
            else f"{result['cpu_s']:.0f} s of CPU time, all threads")
     return f"""## How it was made
@@ -336,7 +339,8 @@ def made_section(net, s, result, eval_s):
 
 
 def write_card(out, net, model, report, met, files, made):
-    from idd_tf import data, toynets
+    from idd_tf.toy import nets as toynets
+    from idd_tf.utils import fileio
     held = heldout()
     text = f"""# Model card: toy {net} ({'QUICK smoke run' if FLAGS.quick else 'shipped'})
 
@@ -356,7 +360,7 @@ Held-out renders from seed {toynets.SEEDS[net + '_heldout']} (people never train
 {effects_table(report)}
 Full numbers: `{toynets.file_names(net)['report']}`.
 """
-    data.atomic_write_bytes(out / f"MODEL_CARD_{net}.md", text.encode())
+    fileio.atomic_write_bytes(out / f"MODEL_CARD_{net}.md", text.encode())
 
 
 def gpus():
@@ -374,7 +378,9 @@ def main(argv):
         logging.error("refusing to overwrite existing output (use --overwrite): %s",
                       ", ".join(str(p) for p in existing))
         sys.exit(1)
-    from idd_tf import data, toynet_training, toynets
+    from idd_tf.toy import net_training as toynet_training
+    from idd_tf.toy import nets as toynets
+    from idd_tf.utils import fileio
     out.mkdir(parents=True, exist_ok=True)
     for net in nets:
         if FLAGS.evaluate_only:
@@ -405,7 +411,7 @@ def main(argv):
                    "heldout": held, "settings": s, "params": model.count_params(),
                    "weights_bytes": files["weights"].stat().st_size,
                    "command": command()}
-        data.atomic_write_bytes(out / toynets.file_names(net)["report"], (json.dumps(summary, indent=2) + "\n").encode())
+        fileio.atomic_write_bytes(out / toynets.file_names(net)["report"], (json.dumps(summary, indent=2) + "\n").encode())
         write_card(out, net, model, report, met, files, made_section(net, s, result, eval_s))
         print(f"{net}: {json.dumps(report)}")
         print(f"{net}: targets met {met}; train {result['wall_s']:.0f}s, {result['images_seen']} images -> {out}")
@@ -414,7 +420,9 @@ def main(argv):
 def remeasure(out, net):
     """--evaluate_only: measure the net saved in `out` again on today's held-out sets; rewrite its
     report and card, keeping how it was trained (the card's section and the report's fields)."""
-    from idd_tf import data, toynet_training, toynets
+    from idd_tf.toy import net_training as toynet_training
+    from idd_tf.toy import nets as toynets
+    from idd_tf.utils import fileio
     names = toynets.file_names(net)
     report_file, card_file = out / names["report"], out / names["card"]
     for f in (out / names["weights"], report_file, card_file):
@@ -439,7 +447,7 @@ def remeasure(out, net):
              f"({eval_s:.0f} s): `{command()}`\n\n")
     summary = {**old, "report": report, "targets": toynet_training.TARGETS, "targets_met": met, "eval_wall_s": eval_s,
                "heldout": held, "remeasured_by": command()}
-    data.atomic_write_bytes(report_file, (json.dumps(summary, indent=2) + "\n").encode())
+    fileio.atomic_write_bytes(report_file, (json.dumps(summary, indent=2) + "\n").encode())
     write_card(out, net, model, report, met, {"weights": out / names["weights"]}, made)
     print(f"{net}: {json.dumps(report)}")
     print(f"{net}: targets met {met}; re-measured in {eval_s:.0f}s -> {out}")

@@ -31,7 +31,7 @@ def reference():
 
 @pytest.fixture(scope="session")
 def official_networks():
-    from idd_tf import legacy
+    from idd_tf.stylegan import legacy
     return legacy.load_pickle(FIXTURE_PKL)
 
 

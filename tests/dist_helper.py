@@ -20,9 +20,10 @@ STEPS = 2
 def train(strategy, dataset, run_dir, global_batch):
     import keras
 
-    from idd_tf import config, model, stylegan, trainer
+    from idd_tf.method import model, presets, trainer
+    from idd_tf.stylegan import networks as stylegan
     # adv_every=1: both steps run all three updates (one traced step function per strategy)
-    cfg = config.TRAIN_PRESETS["tiny"].replace(batch_size=global_batch, adv_every=1)
+    cfg = presets.TRAIN_PRESETS["tiny"].replace(batch_size=global_batch, adv_every=1)
     keras.utils.set_random_seed(0)
     with strategy.scope():
         G = stylegan.random_stylegan(cfg.stylegan, seed=0)

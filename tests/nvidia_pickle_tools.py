@@ -5,7 +5,7 @@ import pickle
 import sys
 import types
 
-from idd_tf import legacy
+from idd_tf.stylegan import legacy
 
 
 class Network:

@@ -1,0 +1,1 @@
+"""Plumbing shared by the StyleGAN library, the method and the toy world; imports none of them."""
