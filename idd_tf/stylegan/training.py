@@ -24,9 +24,11 @@ the real images of step s are a function of the image counter, so a run resumed 
 repeats the uninterrupted run exactly (given deterministic TF ops).
 
 NVIDIA's losses are per-sample vectors; its training loop registers their MEAN over the minibatch
-(`training_loop.py`: `register_gradients(tf.reduce_mean(loss), ...)`). This trainer takes their SUM,
-which under Adam differs only in epsilon's size relative to the gradients (32x smaller at batch 32);
-the shipped toy StyleGAN was trained this way.
+(`training_loop.py`: `register_gradients(tf.reduce_mean(loss), ...)`), and so does this trainer
+(under tf.distribute: the mean over the global batch). One step equals NVIDIA's
+(tests/stylegan/test_nvidia_train_step.py, on the shared fixture of NVIDIA's own step). The shipped
+toy StyleGAN was trained when this trainer took the SUM, which under Adam differs only in epsilon's
+size relative to the gradients (32x smaller at batch 32).
 
 R1 gamma: NVIDIA's 10 is for D inputs at the final 256-1024 px; at a native 64 px the comparable
 value is about (64 / 1024)^2 x 10 = 0.04 (see GAN_PRESETS["toy"]).
@@ -187,18 +189,22 @@ class GANTrainer:
         self._noise_held = False
 
     # -- G in training mode (G_style with is_training=True) -------------------------------------
-    def _generate(self, seeds, level, fade):
-        """seeds: [3, 2] stateless seeds (latents, mixing, noise) -> fake images [B, r, r, C] at
-        the level's resolution r (lod = level + fade)."""
+    def _generate(self, seeds, level, fade, z=None, noise_mode=None, mixing=True):
+        """seeds: [3, 2] stateless seeds (latents, mixing, noise) -> (fake images [B, r, r, C] at the
+        level's resolution r (lod = level + fade), dlatents [B, L, w]). `z` given: these latents.
+        `noise_mode`: "random" (NVIDIA's training), "const" (the stored buffers: NVIDIA's
+        randomize_noise=False) or "none"; None: the config's (`noise`). `mixing`: style mixing
+        with the config's probability (False: none)."""
         c, G = self.config, self.G
         batch = c.batch_size
         layers = G.num_layers - 2 * level  # NVIDIA: cur_layers = num_layers - int(lod) * 2
-        z = tf.random.stateless_normal([batch, G.latent_size], seed=seeds[0])
+        if z is None:
+            z = tf.random.stateless_normal([batch, G.latent_size], seed=seeds[0])
         ws = G.mapping(z)
         if c.dlatent_avg_beta < 1:
             batch_avg = tf.reduce_mean(ws[:, 0], axis=0)
             G.dlatent_avg.assign(batch_avg + (G.dlatent_avg - batch_avg) * c.dlatent_avg_beta)
-        if c.style_mixing_prob > 0:
+        if mixing and c.style_mixing_prob > 0:
             mix = tf.random.experimental.stateless_split(seeds[1], 3)
             ws2 = G.mapping(tf.random.stateless_normal([batch, G.latent_size], seed=mix[0]))
             use = tf.random.stateless_uniform([], seed=mix[1]) < c.style_mixing_prob
@@ -206,29 +212,42 @@ class GANTrainer:
             cutoff = tf.where(use, cross, layers)
             idx = tf.range(G.num_layers)[None, :, None]
             ws = tf.where(idx < cutoff, ws, ws2)
-        noise_seeds = tf.random.experimental.stateless_split(seeds[2], G.num_layers)
-        noise = [tf.random.stateless_normal([batch, 2 ** (i // 2 + 2), 2 ** (i // 2 + 2), 1],
-                                            seed=noise_seeds[i]) if i < layers else None
-                 for i in range(G.num_layers)] if c.noise else None
-        mode = "random" if c.noise else "none"   # (`noise` given overrides the mode)
+        mode = noise_mode or ("random" if c.noise else "none")
+        noise = None
+        if mode == "random":   # drawn from the step's seeds, so a resumed run repeats itself
+            noise_seeds = tf.random.experimental.stateless_split(seeds[2], G.num_layers)
+            noise = [tf.random.stateless_normal([batch, 2 ** (i // 2 + 2), 2 ** (i // 2 + 2), 1],
+                                                seed=noise_seeds[i]) if i < layers else None
+                     for i in range(G.num_layers)]
         if not c.lod_initial_resolution:
-            return G.synthesis(ws, noise_mode=mode, noise=noise)
-        return G.synthesis.grown(ws, level, fade, noise_mode=mode, noise=noise)
+            return G.synthesis(ws, noise_mode=mode, noise=noise), ws
+        return G.synthesis.grown(ws, level, fade, noise_mode=mode, noise=noise), ws
 
     def _scores(self, images, level, fade):
         if not self.config.lod_initial_resolution:
             return self.D(images)
         return self.D.grown(images, level, fade)
 
-    def _step(self, reals, step, fade, gamma, with_r1: bool, level: int):
+    def _mean(self, per_sample):
+        """What NVIDIA differentiates: the mean of a per-sample loss over the (global) minibatch
+        (`register_gradients(tf.reduce_mean(loss), ...)`); under tf.distribute each replica's share."""
+        return tf.nn.compute_average_loss(per_sample, global_batch_size=self.config.batch_size)
+
+    def _step(self, reals, step, fade, gamma, z_d=None, z_g=None, *, with_r1: bool, level: int,
+              noise_mode=None, mixing=True, details=False):
         c = self.config
         seeds = tf.random.experimental.stateless_split(
             tf.stack([tf.constant(c.seed, tf.int64), step]), 6)
-        reals = sg.from_uint8(reals)
+        reals = sg.from_uint8(reals) if reals.dtype == tf.uint8 else tf.cast(reals, tf.float32)
         if self.config.lod_initial_resolution:
             reals = process_reals(reals, level, fade)
+        # Gs update. NVIDIA runs it in one session.run with the D step and leaves the order open;
+        # here it comes first: Gs's non-trainables (dlatent_avg, noise buffers) are G's from
+        # before this iteration's forward passes, as in the fixture of NVIDIA's step.
+        for src, dst, trainable in self._ema_pairs:
+            dst.assign(src + (dst - src) * self.beta if trainable else src)
         # D step (D_logistic_simplegp), R1 on the reals (NVIDIA's full-size reals: / 4**level).
-        fakes = self._generate(seeds[0:3], level, fade)
+        fakes, ws = self._generate(seeds[0:3], level, fade, z_d, noise_mode, mixing)
         with tf.GradientTape() as tape:
             if with_r1:
                 with tf.GradientTape() as r1_tape:
@@ -239,42 +258,69 @@ class GANTrainer:
                 r1 = r1_penalty(real_grads) / 4.0 ** level
             else:
                 real_scores = self._scores(reals, level, fade)
-                r1 = tf.zeros([c.batch_size])
+                real_grads, r1 = tf.zeros_like(reals), tf.zeros([c.batch_size])
             fake_scores = self._scores(fakes, level, fade)
             gamma = gamma * c.r1_interval
             d_loss = d_loss_logistic(real_scores[:, 0], fake_scores[:, 0]) + r1 * (gamma * 0.5)
-            d_total = tf.reduce_sum(d_loss)
+            d_total = self._mean(d_loss)
         d_grads = _used(tape.gradient(d_total, self.D.trainable_variables), self.D.trainable_variables)
         self.d_opt.apply_gradients(d_grads)
-        # Gs update (run with the D step in NVIDIA's loop, i.e. from G before its own step).
-        for src, dst, trainable in self._ema_pairs:
-            dst.assign(src + (dst - src) * self.beta if trainable else src)
-        # G step (G_logistic_nonsaturating).
+        # G step (G_logistic_nonsaturating), against the updated D as in NVIDIA's loop.
         with tf.GradientTape() as tape:
-            scores = self._scores(self._generate(seeds[3:6], level, fade), level, fade)
+            g_fakes, _ = self._generate(seeds[3:6], level, fade, z_g, noise_mode, mixing)
+            scores = self._scores(g_fakes, level, fade)
             g_loss = g_loss_nonsaturating(scores[:, 0])
-            g_total = tf.reduce_sum(g_loss)
+            g_total = self._mean(g_loss)
         g_grads = _used(tape.gradient(g_total, self.G.trainable_variables), self.G.trainable_variables)
         self.g_opt.apply_gradients(g_grads)
         self.step.assign_add(1)
         self.nimg.assign_add(c.batch_size)
         finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(g)) for g, _ in d_grads + g_grads])
-        return {"loss_g": tf.reduce_mean(g_loss), "loss_d": tf.reduce_mean(d_loss),
-                "r1": tf.reduce_mean(r1), "score_real": tf.reduce_mean(real_scores),
-                "score_fake": tf.reduce_mean(fake_scores), "grads_finite": finite}
+        out = {"loss_g": tf.reduce_mean(g_loss), "loss_d": tf.reduce_mean(d_loss),
+               "r1": tf.reduce_mean(r1), "score_real": tf.reduce_mean(real_scores),
+               "score_fake": tf.reduce_mean(fake_scores), "grads_finite": finite}
+        if details:
+            out.update({"fakes": fakes, "dlatents": ws, "real_scores": real_scores[:, 0],
+                        "fake_scores": fake_scores[:, 0], "r1_per_sample": r1, "r1_real_grads": real_grads,
+                        "d_loss_per_sample": d_loss, "g_loss_per_sample": g_loss,
+                        "grads_D": {v.path: g for g, v in d_grads}, "grads_G": {v.path: g for g, v in g_grads}})
+        return out
 
-    def train_step(self, reals) -> dict:
-        """One iteration on a uint8 batch; raises FloatingPointError on non-finite losses/gradients
-        (before anything is checkpointed: the caller's last good checkpoint stays the latest)."""
+    def _prepare(self, reals):
         c = self.config
         reals = tf.convert_to_tensor(reals)
         if reals.shape[0] != c.batch_size:
             raise ValueError(f"expected a batch of {c.batch_size} images, got {reals.shape[0]}")
+        if reals.dtype != tf.uint8 and not reals.dtype.is_floating:
+            raise ValueError(f"reals must be uint8 or float in [-1, 1], got {reals.dtype.name}")
         if not c.noise and not self._noise_held:   # after any restore: the strengths of G and Gs
             for net in (self.G, self.Gs):
                 for layer in net.synthesis.styled_layers:
                     layer.noise_strength.assign(tf.zeros_like(layer.noise_strength))
             self._noise_held = True
+        return reals
+
+    def train_step(self, reals) -> dict:
+        """One iteration on a batch (uint8, or float in NVIDIA's [-1, 1]); raises FloatingPointError
+        on non-finite losses/gradients (before anything is checkpointed: the caller's last good
+        checkpoint stays the latest)."""
+        return self.run_step(reals)
+
+    def run_step(self, reals, z_d=None, z_g=None, *, noise_mode: str | None = None, style_mixing: bool = True,
+                 details: bool = False) -> dict:
+        """One NVIDIA iteration (Gs EMA, D step, G step) with given inputs, for tests and research.
+
+        `reals`: uint8 NHWC or float NHWC in [-1, 1]. `z_d`, `z_g`: [B, latent] latents of the D
+        and the G part (None: drawn from the step's seeds, as in training). `noise_mode`: "const"
+        (the stored noise buffers, NVIDIA's randomize_noise=False), "random" or "none" (None: the
+        config's). `style_mixing=False`: none. `details=True` adds the per-sample tensors (fakes,
+        dlatents, scores, R1 and its real-image gradients, losses) and every gradient applied
+        ("grads_D", "grads_G": {weight key as `legacy.keras_weights`: gradient}; the G gradients are against the
+        D that this step updated, as in NVIDIA's loop) as numpy arrays."""
+        c = self.config
+        reals = self._prepare(reals)
+        if noise_mode is not None and noise_mode not in sg.NOISE_MODES:
+            raise ValueError(f"noise_mode must be one of {sg.NOISE_MODES}, got {noise_mode!r}")
         step, nimg = int(self.step.numpy()), int(self.nimg.numpy())
         gamma = r1_gamma_at(c, nimg / 1000.0)
         with_r1 = gamma > 0 and step % c.r1_interval == 0
@@ -283,14 +329,23 @@ class GANTrainer:
             reset_optimizer(self.g_opt)
             reset_optimizer(self.d_opt)
         level = int(np.floor(lod))
-        key = (with_r1, level)
+        given = (z_d is not None, z_g is not None)
+        key = (with_r1, level, given, noise_mode, style_mixing, details)
         if key not in self._steps:
             # autograph=False: no tensor-dependent Python control flow (branches on Python values)
-            self._steps[key] = tf.function(functools.partial(self._step, with_r1=with_r1, level=level),
-                                           autograph=False)
-        metrics = {k: v.numpy() for k, v in self._steps[key](
-            reals, tf.constant(step, tf.int64), tf.constant(lod - level, tf.float32),
-            tf.constant(gamma, tf.float32)).items()}
+            self._steps[key] = tf.function(functools.partial(
+                self._step, with_r1=with_r1, level=level, noise_mode=noise_mode, mixing=style_mixing,
+                details=details), autograph=False)
+        latents = [tf.convert_to_tensor(z, tf.float32) for z in (z_d, z_g) if z is not None]
+        if len(latents) == 1:   # the one given is passed in its own place
+            latents = [latents[0], None] if given[0] else [None, latents[0]]
+        result = self._steps[key](reals, tf.constant(step, tf.int64), tf.constant(lod - level, tf.float32),
+                                  tf.constant(gamma, tf.float32), *latents)
+        metrics = tf.nest.map_structure(lambda t: t.numpy(), result)
+        for kind, net in (("grads_D", self.D), ("grads_G", self.G)):   # keyed as legacy.keras_weights
+            if kind in metrics:
+                prefix = net.name + "/"
+                metrics[kind] = {k[len(prefix):] if k.startswith(prefix) else k: g for k, g in metrics[kind].items()}
         bad = [k for k in ("loss_g", "loss_d", "r1") if not np.isfinite(metrics[k])]
         if bad or not metrics.pop("grads_finite"):
             what = ", ".join(f"{k}={metrics[k]}" for k in bad) or "gradients"
