@@ -71,6 +71,13 @@ import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# NVIDIA's graph average-pools in NCHW (its blur/downscale), which TF's CPU kernels run only through
+# oneDNN; TF 2.21 turns oneDNN on by default only on some CPUs (AVX-512 and newer), so it is set here,
+# before TensorFlow is imported: without it the first step fails with "Default AvgPoolingOp only
+# supports NHWC on device type CPU" (checked 2026-12-03 with TF_ENABLE_ONEDNN_OPTS=0 and =1).
+if os.environ.get("TF_ENABLE_ONEDNN_OPTS") == "0":
+    print("TF_ENABLE_ONEDNN_OPTS=0 overridden: NVIDIA's NCHW pooling needs oneDNN on a CPU", file=sys.stderr)
+os.environ["TF_ENABLE_ONEDNN_OPTS"] = "1"
 
 
 def import_nvidia(stylegan_repo: str):
