@@ -20,8 +20,11 @@ class IdEncoderConfig:
     detector), resize to `resize_to` (256), centre crop `input_size` (224). `crop_border=0` and
     `resize_to=224`: the plain resize + crop used before.
     """
-    # "resnet50_vggface2" (the paper's E_id) or "toy" (the toy world's ToyIdentityNet: `weights` is
-    # its toy_id.weights.h5, with toy_id.json beside it; takes raw images, no VGGFace2 preprocessing)
+    # "resnet50_vggface2" (the paper's E_id), "dlib_resnet" (dlib's face-recognition ResNet, built in:
+    # the fixed dlib chip of the aligned image, 128-d; `weights` default: the .dat installed by
+    # face-recognition-models; input_size/resize_to/crop_border/width/projection unused; see
+    # docs/dlib_resnet.md) or "toy" (the toy world's ToyIdentityNet: `weights` is its
+    # toy_id.weights.h5, with toy_id.json beside it; takes raw images, no VGGFace2 preprocessing)
     arch: str = field("resnet50_vggface2", check=registry.check_id_encoder_arch)
     input_size: int = field(224, low=1)          # centre crop fed to the network
     resize_to: int = field(256, low=1)           # the (border-cropped) image is resized to this, then centre-cropped
@@ -45,10 +48,17 @@ class AttrEncoderConfig:
 
 @dataclasses.dataclass(frozen=True)
 class LandmarkConfig:
-    """E_lnd: CNN regressing 68 landmarks in [0, 1] image coordinates; 51 inner points enter L_lnd."""
+    """E_lnd: CNN regressing 68 landmarks in [0, 1] image coordinates; 51 inner points enter L_lnd.
+
+    `arch`: "cnn" (`encoders.landmark_net`, trained by train_landmarks.py or a user network) or
+    "face_api_68" (face-api's pretrained FaceLandmark68Net ported to Keras, `landmark_nets.py`;
+    112 px input, so `input_size` and `base_filters` are unused; `weights` default: the shipped
+    stylegan_weights/landmarks_face_api_68/face_api_68.weights.h5; docs/landmark_net.md).
+    """
     input_size: int = field(128, low=1)
     base_filters: int = field(32, low=1)
     weights: str | None = None     # .weights.h5 from train_landmarks.py, or a user SavedModel/.keras
+    arch: str = field("cnn", choices=("cnn", "face_api_68"))     # "cnn" | "face_api_68"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -81,14 +81,19 @@ def resnet50_vggface2(input_size=224, width=1.0, projection=True, bn_eps=1e-3, n
 class IdentityEncoder(keras.Model):
     """E_id: raw [-1, 1] RGB NHWC -> L2-normalised identity embedding (512-d, or 2048-d without
     projection). Preprocessing as the official code (see `preprocess`): the central 80%, resize to
-    `resize_to`, centre crop `input_size`, RGB->BGR, 0..255 minus the VGGFace2 mean. Frozen."""
+    `resize_to`, centre crop `input_size`, RGB->BGR, 0..255 minus the VGGFace2 mean. Frozen.
+    arch="dlib_resnet": dlib's face-recognition ResNet on the fixed dlib chip (dlib_resnet.py), 128-d."""
 
     def __init__(self, config: IdEncoderConfig, **kwargs):
         super().__init__(**kwargs)
         self.config = config
         self.raw_input = config.arch != "resnet50_vggface2"
-        if self.raw_input:   # a registered architecture (method/registry.py), e.g. the toy world's
-            build = registry.get("id_encoders", config.arch)
+        if self.raw_input:   # dlib's ResNet or a registered architecture (method/registry.py)
+            if config.arch == "dlib_resnet":   # built in: the fixed dlib chip, 128-d (dlib_resnet.py)
+                from idd_tf.method import dlib_resnet
+                build = dlib_resnet.encoder
+            else:                              # e.g. the toy world's
+                build = registry.get("id_encoders", config.arch)
             if build is None:
                 registry.check_id_encoder_arch(config.arch)
             self.backbone = build(config.weights)
@@ -268,13 +273,20 @@ class LandmarkEncoder(keras.Model):
     `weights` may be a `.weights.h5` of `landmark_net` (what scripts/train_landmarks.py writes) or
     a user network: a `.keras` / `.h5` model file or a SavedModel directory with the same contract
     (input [B, input_size, input_size, 3] raw [-1, 1], output [B, 68, 2] in [0, 1]). Frozen.
+    `arch="face_api_68"`: face-api's pretrained FaceLandmark68Net (landmark_nets.py) on the image
+    resized to 112; `weights`: its converted `.weights.h5` (default: the shipped one).
     """
 
     def __init__(self, config: LandmarkConfig, **kwargs):
         super().__init__(**kwargs)
         self.config = config
         self.net = None
-        if config.weights:
+        self.input_size = config.input_size
+        if config.arch == "face_api_68":
+            from idd_tf.method import landmark_nets
+            self.net = landmark_nets.face_api_68_net(config.weights or landmark_nets.DEFAULT_WEIGHTS)
+            self.input_size = landmark_nets.FACE_API_INPUT_SIZE
+        elif config.weights:
             path = Path(config.weights)
             if not path.exists():
                 raise FileNotFoundError(f"landmark network not found: {path}")
@@ -292,7 +304,7 @@ class LandmarkEncoder(keras.Model):
         self.trainable = False
 
     def call(self, images):
-        x = _resize(tf.convert_to_tensor(images, tf.float32), self.config.input_size)
+        x = _resize(tf.convert_to_tensor(images, tf.float32), self.input_size)
         out = self.net(x)
         if isinstance(out, dict):
             out = next(iter(out.values()))

@@ -2,8 +2,8 @@
 
 Three kinds, each a table of name -> callable:
 - `id_encoders`: `id_encoder.arch` -> build(weights) -> a Keras model from raw [-1, 1] RGB NHWC to an
-  L2-normalised embedding, with an `embedding_dim` attribute (the built-in `resnet50_vggface2` is
-  `encoders.IdentityEncoder`'s own);
+  L2-normalised embedding, with an `embedding_dim` attribute (the built-in `resnet50_vggface2` and
+  `dlib_resnet` are `encoders.IdentityEncoder`'s own);
 - `landmark_checks`: check(path) called on a landmark `.weights.h5` before it loads (e.g. the toy
   world refuses a net of another world);
 - `scorers`: `id_encoder.arch` -> make(evaluator_dir) -> a grid scorer (`annotate.FaceScorer`'s
@@ -21,7 +21,7 @@ from typing import Callable
 from idd_tf.utils.configs import ConfigError
 
 KINDS = ("id_encoders", "landmark_checks", "scorers")
-BUILTIN_ID_ENCODERS = ("resnet50_vggface2",)
+BUILTIN_ID_ENCODERS = ("resnet50_vggface2", "dlib_resnet")
 _registered: dict[str, dict[str, Callable]] = {kind: {} for kind in KINDS}
 
 

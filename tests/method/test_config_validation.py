@@ -52,7 +52,7 @@ def test_every_preset_is_valid_and_every_rule_refuses_a_value_outside_it(preset)
     ({"batch_size": 0}, ["batch_size=0", "must be >= 1"]),
     ({"loss.rec_ssim": 1.5}, ["loss.rec_ssim=1.5", "<= 1"]),
     ({"mapping.hidden": [64, 0]}, ["mapping.hidden=(64, 0)", ">= 1"]),
-    ({"id_encoder.arch": "resnet"}, ["id_encoder.arch='resnet'", "'resnet50_vggface2', 'toy'"]),
+    ({"id_encoder.arch": "resnet"}, ["id_encoder.arch='resnet'", "'resnet50_vggface2', 'dlib_resnet', 'toy'"]),
     ({"loss.rec_mask": "box"}, ["loss.rec_mask='box'", "'gaussian', 'uniform'"]),
     ({"optim.lr_disc": float("nan")}, ["optim.lr_disc=nan"]),
 ])
