@@ -43,49 +43,54 @@ def run_script(*args, cwd=ROOT, timeout=600):
 
 
 def run_script_here(*args, cwd=ROOT):
-    """Run a project script's main() in this interpreter, as `run_script` does in a new one, minus
-    the ~7 s of starting Python + TensorFlow: argv parsed by the script's absl flags (which are
-    removed again afterwards), stdout/stderr (print, absl logging, tqdm) captured, the exit status
-    from SystemExit (0 when main returns None), flag errors and uncaught exceptions reported on
-    stderr with status 1 as `absl.app.run` and the interpreter do. Returns a CompletedProcess.
+    """Run a tool (`scripts/<tool>.py`: idd_tf.cli.<tool>) in this interpreter, as `run_script` does
+    in a new one, minus the ~7 s of starting Python + TensorFlow: the console set up as the tool's
+    main() does, argv parsed by the tool's absl flags (which are removed again afterwards), its
+    app_main run through idd_tf.cli's user-error handling, stdout/stderr (print, absl logging, tqdm)
+    captured, the exit status from SystemExit (0 when app_main returns None), flag errors and uncaught
+    exceptions reported on stderr with status 1 as `absl.app.run` and the interpreter do. Returns a
+    CompletedProcess.
 
-    Only for runs that leave nothing process-wide behind: inference scripts, conversions, and
-    refusals and dry runs (train.py stops before its first TensorFlow work there). Training runs,
+    Only for runs that leave nothing process-wide behind: inference tools, conversions, and
+    refusals and dry runs (train stops before its first TensorFlow work there). Training runs,
     kills and multi-process tests use `run_script`."""
     import contextlib
+    import importlib
     import io
     import logging
-    import runpy
     import traceback
 
     from absl import app, flags
     from absl import logging as absl_logging
 
+    from idd_tf import cli
+    from idd_tf.cli import console
+
     script, argv = str(args[0]), [str(a) for a in args]
-    path = Path(cwd) / script
+    tool = importlib.import_module(f"idd_tf.cli.{Path(script).stem}")
     FLAGS = flags.FLAGS
-    defined_before, modules_before = set(FLAGS), set(sys.modules)
+    defined_before = set(FLAGS)
     out, err = io.StringIO(), io.StringIO()
     logger, tf_logger = absl_logging.get_absl_logger(), logging.getLogger("tensorflow")
     handler = logging.StreamHandler(err)
     handler.setFormatter(logging.Formatter("%(levelname).1s %(filename)s:%(lineno)d] %(message)s"))
-    saved = (logger.level, logger.filters[:], tf_logger.level, sys.argv, sys.path[:], os.getcwd())
+    saved = (logger.level, logger.filters[:], tf_logger.level, sys.argv, os.getcwd())
     code = 0
     try:
         os.chdir(cwd)
         sys.argv = argv
-        sys.path.insert(0, str(path.parent))  # as `python scripts/x.py`: its folder first (_console)
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             try:
-                main = runpy.run_path(str(path), run_name="__run_script_here__")["main"]
+                console.setup(argv)
+                cli.define(tool.define_flags)
                 try:
                     rest = FLAGS(argv)
                 except flags.Error as e:
                     print(f"FATAL Flags parsing error: {e}", file=sys.stderr)
                     raise SystemExit(1)
-                raise SystemExit(main(rest))
+                raise SystemExit(cli.reporting_user_errors(tool.app_main)(rest))
             except SystemExit as e:
                 if e.code is None or isinstance(e.code, int):
                     code = e.code or 0
@@ -103,16 +108,12 @@ def run_script_here(*args, cwd=ROOT):
         logger.setLevel(saved[0])
         logger.filters[:] = saved[1]
         tf_logger.setLevel(saved[2])
-        sys.argv, sys.path[:] = saved[3], saved[4]
-        os.chdir(saved[5])
-        for name in set(FLAGS) - defined_before:  # the script's flags (and _console's --verbose) ...
-            if name in FLAGS:
+        sys.argv = saved[3]
+        os.chdir(saved[4])
+        for name in set(FLAGS) - defined_before:  # the tool's flags (and --verbose): the next tool
+            if name in FLAGS:                     # defines its own
                 delattr(FLAGS, name)
         FLAGS.unparse_flags()
-        for name in set(sys.modules) - modules_before:  # ... are defined again by the next script
-            file = getattr(sys.modules[name], "__file__", None)
-            if file and Path(file).parent == path.parent:
-                del sys.modules[name]
     return subprocess.CompletedProcess(argv, code, out.getvalue(), err.getvalue())
 
 

@@ -1,4 +1,4 @@
-"""The package's layers: imports go one way, toy -> method -> stylegan (utils below all three)."""
+"""The package's layers: imports go one way, cli -> toy -> method -> stylegan (utils below all of them)."""
 
 import ast
 import subprocess
@@ -14,6 +14,7 @@ ALLOWED = {
     "stylegan": {"utils", "stylegan"},
     "method": {"utils", "stylegan", "method"},
     "toy": {"utils", "stylegan", "method", "toy"},
+    "cli": {"utils", "stylegan", "method", "toy", "cli"},   # the command-line tools: nothing imports them
 }
 
 

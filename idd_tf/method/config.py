@@ -8,7 +8,7 @@ from typing import ClassVar
 
 from idd_tf.method import registry
 from idd_tf.stylegan.config import StyleGANConfig
-from idd_tf.utils.configs import RunConfig, field
+from idd_tf.utils.configs import ConfigError, RunConfig, field
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,6 +44,14 @@ class AttrEncoderConfig:
     # arch="small": conv widths (stride 2 down to 4x4)
     small_widths: tuple[int, ...] = field((32, 64, 128, 128), low=1)
     small_code: int = field(256, low=1)                      # arch="small": size of the attribute code
+    # arch="inception_v3" without ImageNet weights, on purpose: trained from scratch (the paper
+    # fine-tunes an ImageNet one); the run then does not ask for --inception
+    from_scratch: bool = False
+
+    def __post_init__(self):
+        if self.from_scratch and self.weights:
+            raise ConfigError(f"attr_encoder.from_scratch=true and attr_encoder.weights={self.weights!r}: "
+                              "choose one")
 
 
 @dataclasses.dataclass(frozen=True)

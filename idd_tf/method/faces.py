@@ -7,6 +7,8 @@ import logging
 
 import numpy as np
 
+from idd_tf.utils.errors import UserError
+
 # Where the face sits in an FFHQ-aligned image (fractions of the side: left, top, right, bottom);
 # used as dlib's face box when landmarking aligned/generated images without detection.
 FFHQ_FACE_BOX = (0.22, 0.30, 0.78, 0.86)
@@ -14,7 +16,7 @@ FFHQ_FACE_BOX = (0.22, 0.30, 0.78, 0.86)
 FACE_MIN_CONFIDENCE = 0.9
 
 
-class NoFaceError(ValueError):
+class NoFaceError(UserError, ValueError):
     """No face was found in an image."""
 
 

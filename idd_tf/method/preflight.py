@@ -37,9 +37,49 @@ def file_entry(path, role: str, hash_limit: int = 2 << 30) -> dict:
     return {"role": role, "path": str(p), "bytes": size, "sha256": digest}
 
 
+# What each built-in pretrained network is, for the dry run's list of parts.
+BUILT_IN = {
+    ("E_id", "dlib_resnet"): ("dlib's face-recognition ResNet (face-recognition-models, CC0; run by its Keras port)",
+                              "about 3 M faces of 7,485 people (dlib; 99.38% on LFW)"),
+    ("E_lnd", "face_api_68"): ("face-api's FaceLandmark68Net (@vladmandic/face-api, MIT; shipped Keras port)",
+                               "68-point iBUG landmarks (face-api's training data)"),
+}
+ORIGIN = {
+    ("E_id", "resnet50_vggface2"): "VGGFace2 (about 3.3 M faces of 9,131 people)",
+    ("E_id", "toy"): "toy-world renders (build_toy_world.py)",
+    ("E_attr", "inception_v3"): "ImageNet",
+    ("E_lnd", "cnn"): "dlib's 68 landmarks on the StyleGAN's images (train_landmarks.py) or your network",
+}
+
+
+def parts(config: TrainConfig) -> list[dict]:
+    """Every network of a run: {"role", "arch", "path" (the weights used; None: random init or
+    trained from scratch), "built_in" (weights that come with idd-tf or its dependencies),
+    "from_scratch" (trained by the run, no weights wanted), "trained_on"}."""
+    rows = [("StyleGAN", "stylegan_v1", config.stylegan_weights),
+            ("E_id", config.id_encoder.arch, config.id_encoder.weights),
+            ("E_attr", config.attr_encoder.arch, config.attr_encoder.weights),
+            ("E_lnd", config.landmarks.arch, config.landmarks.weights)]
+    out = []
+    for role, arch, path in rows:
+        built_in = BUILT_IN.get((role, arch))
+        if built_in and not path:
+            if arch == "dlib_resnet":
+                from idd_tf.method import dlib_resnet
+                path = dlib_resnet.default_weights()
+            else:
+                from idd_tf.method import landmark_nets
+                path = str(landmark_nets.DEFAULT_WEIGHTS)
+        scratch = role == "E_attr" and (arch in ("tiny", "small") or config.attr_encoder.from_scratch) and not path
+        trained_on = (built_in[1] if built_in else "nothing before this run (from scratch)" if scratch else
+                      ORIGIN.get((role, arch), "the StyleGAN's training images" if role == "StyleGAN" else "?"))
+        out.append({"role": role, "arch": arch, "path": path, "built_in": bool(built_in), "from_scratch": scratch,
+                    "source": built_in[0] if built_in else None, "trained_on": trained_on})
+    return out
+
+
 def _weights(config: TrainConfig):
-    return [("StyleGAN", config.stylegan_weights), ("E_id", config.id_encoder.weights),
-            ("E_attr", config.attr_encoder.weights), ("E_lnd", config.landmarks.weights)]
+    return [(p["role"], p["path"]) for p in parts(config)]
 
 
 def check(config: TrainConfig) -> dict:
@@ -124,15 +164,16 @@ def timed_step(net, config: TrainConfig, repeats: int = 1) -> dict:
 def report(config: TrainConfig, checked: dict, timing: dict | None) -> str:
     """The dry run's printout: files (sizes, hashes), dataset, cost estimate, verdict."""
     from idd_tf.utils.monitor import format_duration
-    lines = ["files:"]
+    lines = ["parts:"]
+    for p in parts(config):
+        where = (p["source"] if p["built_in"] else p["path"] or
+                 (f"trained from scratch (arch {p['arch']})" if p["from_scratch"] else
+                  f"random init (allowed: {config.allow_random_encoders})"))
+        lines.append(f"  {p['role']:<8} {p['arch']:<18} {where}; trained on: {p['trained_on']}")
+    lines.append("files:")
     for f in checked["files"]:
         digest = f["sha256"][:16] if f["sha256"] else "-"
         lines.append(f"  {f['role']:<16} {f['bytes'] / 2**20:9.1f} MiB  sha256 {digest}  {f['path']}")
-    for role, path in _weights(config):
-        if not path:
-            lines.append(f"  {role:<16} random init (allowed: {config.allow_random_encoders})"
-                         if role != "E_attr" or config.attr_encoder.arch != "tiny" else
-                         f"  {role:<16} small CNN, trained from scratch (arch tiny)")
     lines.append(f"dataset: {checked['dataset']}")
     if timing:
         total = timing["step_s"] * config.steps

@@ -66,6 +66,14 @@ TRAIN_PRESETS: dict[str, TrainConfig] = {
         stylegan=STYLEGAN_PRESETS["ffhq1024"],
         batch_size=2,  # not official (6): memory at 1024 px (docs/decisions.md#ffhq1024-batch-2)
         optim=OptimConfig(lr_nonadv=1e-5, lr_adv=1e-6, lr_disc=4e-6)),  # official
+    # The official setting at 256 with the networks idd-tf has built in, so only the StyleGAN pickle
+    # (and the ImageNet InceptionV3, or --set attr_encoder.from_scratch=true) is needed.
+    "ffhq256_builtin": TrainConfig(
+        stylegan=STYLEGAN_PRESETS["ffhq256"],
+        # not official (VGGFace2 ResNet-50, 512-d): dlib's ResNet, 128-d, installed (docs/decisions.md#ffhq256_builtin)
+        id_encoder=IdEncoderConfig(arch="dlib_resnet"),
+        # not official (a net distilled from dlib): face-api's, shipped (docs/decisions.md#ffhq256_builtin)
+        landmarks=LandmarkConfig(arch="face_api_68")),
     # The default run (`python scripts/train.py`): the toy world, no downloads, every frozen part trained
     # (the toy StyleGAN, E_id and E_lnd), a 1,000-step CPU run (docs/toy_world.md).
     "toy": TrainConfig(

@@ -25,6 +25,7 @@ from typing import Any, Callable
 import numpy as np
 
 from idd_tf.stylegan.config import StyleGANConfig
+from idd_tf.utils.errors import UserError
 
 SUPPORTED_STATE_VERSIONS = (2, 3)
 CONVERTED_CONFIG_NAME = "stylegan.json"
@@ -32,7 +33,7 @@ CONVERTED_FORMAT = "idd-tf-stylegan-v1"
 NETWORK_KINDS = ("G", "D", "Gs")
 
 
-class StyleGANFormatError(ValueError):
+class StyleGANFormatError(UserError, ValueError):
     """The file is not a StyleGAN v1 network idd-tf can read; the message says why."""
 
 

@@ -70,3 +70,82 @@ def test_a_run_directory_from_another_version_or_edited_is_a_clear_error(tmp_pat
         proc = run_script_here(script, *args)
         assert proc.returncode == 1 and "another idd-tf version" in proc.stderr, proc.stderr[-2000:]
         assert "Traceback" not in proc.stderr
+
+
+TOOLS = {"idd-train": "train", "idd-train-stylegan": "train_stylegan", "idd-grid": "combine_grid",
+         "idd-interpolate": "interpolate", "idd-reenact": "reenact", "idd-evaluate": "evaluate", "idd-export": "export",
+         "idd-demo": "demo", "idd-generate": "generate", "idd-generate-dataset": "generate_dataset",
+         "idd-convert-stylegan": "convert_stylegan", "idd-train-landmarks": "train_landmarks",
+         "idd-build-toy-world": "build_toy_world", "idd-train-toy-nets": "train_toy_nets", "idd-toy-table": "toy_table",
+         "idd-toy-pictures": "toy_pictures", "idd-probe-factors": "probe_factors"}
+
+
+def test_every_tool_is_a_console_script_and_a_script():
+    """setup.cfg's console scripts (installed: `pip install -e .`) are idd_tf.cli.<tool>:main, each
+    with its scripts/<tool>.py; `idd-train --only_check_args` exits 0; `idd-grid --help` shows the
+    tool's usage text and flags (and exits 1, as absl's --help does)."""
+    import shutil
+    import subprocess
+    from importlib.metadata import entry_points
+
+    from conftest import ROOT
+    installed = {e.name: e.value for e in entry_points(group="console_scripts") if e.name.startswith("idd-")}
+    assert installed == {name: f"idd_tf.cli.{tool}:main" for name, tool in TOOLS.items()}
+    assert sorted(p.stem for p in (ROOT / "scripts").glob("*.py")) == sorted(TOOLS.values())
+    assert sorted(p.stem for p in (ROOT / "idd_tf" / "cli").glob("*.py")
+                  if p.stem not in ("__init__", "console", "common")) == sorted(TOOLS.values())
+    assert all(shutil.which(name) for name in TOOLS), [name for name in TOOLS if not shutil.which(name)]
+    proc = subprocess.run(["idd-train", "--only_check_args", "--preset", "tiny"], capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0 and not proc.stdout, proc.stdout[-2000:] + proc.stderr[-2000:]
+    proc = subprocess.run(["idd-grid", "--help"], capture_output=True, text=True, timeout=300)
+    assert "Identity x attribute grid" in proc.stdout and "--attr_seeds" in proc.stdout, proc.stderr[-2000:]
+
+
+def test_importing_every_tool_defines_no_flag_and_loads_no_tensorflow():
+    """Flags are defined when a tool runs (several tools import in one process), TensorFlow after
+    the console is set up."""
+    import subprocess
+    import sys
+    modules = ", ".join(f"idd_tf.cli.{tool}" for tool in TOOLS.values())
+    code = (f"import sys\nfrom absl import app, flags, logging\nbefore = set(flags.FLAGS)\nimport {modules}\n"
+            "assert set(flags.FLAGS) == before, set(flags.FLAGS) - before\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'gradio')))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0 and proc.stdout.strip() == "[]", proc.stdout + proc.stderr[-2000:]
+
+
+def test_a_user_error_is_one_line_and_exit_status_1(tmp_path):
+    """A UserError (or a missing file) out of a tool's work: its message as one absl ERROR line, no
+    traceback, status 1; a divergence keeps status 2; any other exception is a bug with its traceback."""
+    import subprocess
+    import sys
+    tool = tmp_path / "tool.py"
+    tool.write_text("import sys\n"
+                    "import idd_tf.cli as cli\n"
+                    "from idd_tf.utils.errors import UserError\n"
+                    "ERRORS = {'user': UserError('photo.png: not an image (and more)'),\n"
+                    "          'missing': FileNotFoundError('no such file: photo.png'),\n"
+                    "          'diverged': cli.Diverged('loss is NaN at step 7'), 'bug': KeyError('oops')}\n"
+                    "def define_flags():\n"
+                    "    pass\n"
+                    "def app_main(argv):\n"
+                    "    raise ERRORS[argv[1]]\n"
+                    "cli.run(app_main, define_flags)\n")
+    expected = {"user": (1, "photo.png: not an image (and more)"), "missing": (1, "no such file: photo.png"),
+                "diverged": (2, "loss is NaN at step 7")}
+    for kind, (code, message) in expected.items():
+        proc = subprocess.run([sys.executable, tool, kind], capture_output=True, text=True, timeout=300)
+        lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+        assert proc.returncode == code, (kind, proc.stderr[-2000:])
+        assert len(lines) == 1 and lines[0].startswith("E") and lines[0].endswith(f"tool.py:10] {message}"), lines
+    bug = subprocess.run([sys.executable, tool, "bug"], capture_output=True, text=True, timeout=300)
+    assert bug.returncode == 1 and "Traceback" in bug.stderr and "KeyError: 'oops'" in bug.stderr
+
+
+def test_a_tool_in_process_reports_user_errors_as_its_subprocess_does(tmp_path):
+    """conftest.run_script_here goes through the same handling (idd_tf.cli.reporting_user_errors)."""
+    proc = run_script_here("scripts/generate.py", "--seeds", "5-2", "--outdir", tmp_path / "out")
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("E ")]
+    assert len(errors) == 1 and "generate.py" in errors[0] and "empty" in errors[0], proc.stderr[-2000:]

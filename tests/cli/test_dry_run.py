@@ -4,6 +4,7 @@ if the run would start."""
 import hashlib
 import json
 
+import pytest
 from conftest import ROOT, run_script, run_script_here
 
 from idd_tf.method.presets import TRAIN_PRESETS
@@ -39,3 +40,53 @@ def test_dry_run_refuses_files_that_do_not_load_and_a_foreign_dataset(tmp_path):
                            "--nodry_run_time", "--run_root", tmp_path / "runs")
     assert proc.returncode == 1 and "made by another StyleGAN" in proc.stderr and "would NOT start" in proc.stderr
     assert not (tmp_path / "runs").exists()
+
+
+FIXTURE_PKL = ROOT / "tests" / "fixtures" / "stylegan_official_128" / "network.pkl"   # NVIDIA's format
+BUILTIN = ["--preset", "ffhq256_builtin", "--stylegan", FIXTURE_PKL]
+
+
+def test_the_builtin_preset_needs_only_the_stylegan_pickle(tmp_path):
+    """E_id (dlib's ResNet) and E_lnd (face-api's net) come with idd-tf: with an E_attr trained from
+    scratch on purpose, the pickle is the one file; the dry run lists each part, its source and what
+    it was trained on."""
+    proc = run_script_here("scripts/train.py", *BUILTIN, "--set", "attr_encoder.from_scratch=true", "--dry_run",
+                           "--nodry_run_time", "--run_root", tmp_path / "runs")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    resolved = json.loads(proc.stdout)
+    assert resolved["id_encoder"]["arch"] == "dlib_resnet" and resolved["landmarks"]["arch"] == "face_api_68"
+    parts = proc.stderr[proc.stderr.index("parts:"):proc.stderr.index("files:")]
+    assert "dlib's face-recognition ResNet" in parts and "7,485 people" in parts
+    assert "face-api's FaceLandmark68Net" in parts and "iBUG" in parts
+    assert "E_attr   inception_v3       trained from scratch" in parts and str(FIXTURE_PKL) in parts
+    assert "dlib_face_recognition_resnet_model_v1.dat" in proc.stderr and "face_api_68.weights.h5" in proc.stderr
+    assert "ready:" in proc.stderr and not (tmp_path / "runs").exists()
+
+
+def test_refusals_name_the_builtin_choices(tmp_path):
+    """Without InceptionV3 weights the built-in preset asks for them or for from_scratch (nothing
+    else); the official preset's missing VGGFace2 file names the built-in E_id."""
+    proc = run_script_here("scripts/train.py", *BUILTIN, "--run_root", tmp_path / "runs")
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    assert "--inception" in proc.stderr and "attr_encoder.from_scratch=true" in proc.stderr
+    assert "--vggface2" not in proc.stderr and "--landmarks" not in proc.stderr
+    proc = run_script_here("scripts/train.py", "--preset", "ffhq256", "--stylegan", FIXTURE_PKL,
+                           "--run_root", tmp_path / "runs")
+    assert proc.returncode == 1 and "--set id_encoder.arch=dlib_resnet" in proc.stderr, proc.stderr[-3000:]
+    assert "--set landmarks.arch=face_api_68" in proc.stderr
+    proc = run_script_here("scripts/train.py", *BUILTIN, "--inception", FIXTURE_PKL, "--set",
+                           "attr_encoder.from_scratch=true", "--run_root", tmp_path / "runs")
+    assert proc.returncode == 1 and "attr_encoder.from_scratch=true" in proc.stderr and "choose one" in proc.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.slow
+def test_the_builtin_preset_trains_on_nvidias_fixture_pickle(tmp_path):
+    """A few real training steps of the built-in preset (about 2 minutes on 2 CPU cores)."""
+    proc = run_script("scripts/train.py", *BUILTIN, "--set", "attr_encoder.from_scratch=true", "--steps", "2",
+                      "--set", "batch_size=2", "--set", "dataset_size=8", "--set", "shard_size=8",
+                      "--set", "validate_every=0", "--set", "log_every=1", "--run_root", tmp_path, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "done: step 2" in proc.stdout and "E_id dlib_resnet" in proc.stdout
+    run = next(tmp_path.iterdir())
+    assert (run / "checkpoints" / "ckpt-2.index").is_file()

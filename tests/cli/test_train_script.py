@@ -40,6 +40,10 @@ def test_default_run_leaves_everything(default_run):
     assert (run / "stylegan" / "stylegan.json").is_file()
     assert (run / "checkpoints" / "checkpoint").is_file()
     assert "done: step 200" in default_run["proc"].stdout
+    # a quiet start: one line about the resolved config, not the JSON (that is config.json / --dry_run)
+    first = default_run["proc"].stdout.lstrip().splitlines()[0]
+    assert first.startswith("config tiny: 200 steps of batch 4") and first.endswith(str(run / "config.json"))
+    assert not default_run["proc"].stdout.lstrip().startswith("{")
     assert "steps/s" in default_run["proc"].stderr + default_run["proc"].stdout
     assert "ETA" in default_run["proc"].stdout and (run / "plots" / "curves.png").is_file()
     noise = ("Sharding callback", "cpu_feature_guard", "absl::InitializeLog")   # quiet unless --verbose
