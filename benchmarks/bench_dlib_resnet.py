@@ -118,7 +118,7 @@ def bench_chip_box(args):
         fixed = dr.descriptors(np.asarray(dr.chip_from_aligned(np.stack(images).astype(np.float32))))
         own = []
         for img, box in zip(images, face_boxes):
-            shape = faces._dlib_models()["predictor"](img, dlib.rectangle(*map(int, box)))
+            shape = faces.dlib_models()["predictor"](img, dlib.rectangle(*map(int, box)))
             own.append(np.asarray(rec.compute_face_descriptor(img, shape)))
         own = np.asarray(own)
         cos = np.sum(fixed * own, 1) / np.linalg.norm(fixed, axis=1) / np.linalg.norm(own, axis=1)

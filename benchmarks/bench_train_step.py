@@ -21,7 +21,7 @@ adversarial/D_W work on odd steps). The timed steps alternate the two kinds.
 
 Toy preset (64 px, batch 16), 2026-11-27, with a StyleGAN training sharing the 2 cores: MS-SSIM's
 11x11 Gaussian blur as two band-matrix products instead of a depthwise convolution
-(`losses._ssim_cs`, up to 128 px): MS-SSIM forward + backward 1220 -> 189 ms; the costliest
+(`losses.ssim_cs`, up to 128 px): MS-SSIM forward + backward 1220 -> 189 ms; the costliest
 training step of `train.py --preset toy --dry_run` 2.81 -> 1.73 s. (G synthesis forward + backward
 is now the largest part, ~1.0 s; computing the 3x3 blur2d with pads and slices instead of a
 depthwise convolution was slower: 1.0 -> 1.7 s.)

@@ -498,7 +498,7 @@ def dlib_chip_box(image_u8, face_box=None) -> tuple[float, float, float, float, 
     from idd_tf.method import faces
     image_u8 = np.ascontiguousarray(image_u8)
     face_box = face_box or faces.largest_face(image_u8)
-    shape = faces._dlib_models()["predictor"](image_u8, dlib.rectangle(*map(int, face_box)))
+    shape = faces.dlib_models()["predictor"](image_u8, dlib.rectangle(*map(int, face_box)))
     d = dlib.get_face_chip_details(shape, CHIP_SIZE, 0.25)
     r, (h, w) = d.rect, image_u8.shape[:2]
     sx, sy = (r.right() - r.left()) / (CHIP_SIZE - 1), (r.bottom() - r.top()) / (CHIP_SIZE - 1)

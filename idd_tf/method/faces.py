@@ -21,7 +21,7 @@ class NoFaceError(UserError, ValueError):
 
 
 @functools.lru_cache(maxsize=1)
-def _dlib_models():
+def dlib_models():
     import dlib
     import face_recognition_models as frm
     return {"detector": dlib.get_frontal_face_detector(),
@@ -87,7 +87,7 @@ def dlib_landmarks(image_u8: np.ndarray, box=None, aligned: bool = False) -> np.
     image_u8 = _check_image(image_u8)
     if box is None:
         box = canonical_face_box(image_u8.shape[0]) if aligned else largest_face(image_u8)
-    shape = _dlib_models()["predictor"](image_u8, dlib.rectangle(*map(int, box)))
+    shape = dlib_models()["predictor"](image_u8, dlib.rectangle(*map(int, box)))
     return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float32)
 
 

@@ -69,7 +69,7 @@ def _valid_band(n, g) -> np.ndarray:
     return m
 
 
-def _ssim_cs(x, y, filter_size, max_val=1.0, k1=0.01, k2=0.03):
+def ssim_cs(x, y, filter_size, max_val=1.0, k1=0.01, k2=0.03):
     """Per-channel SSIM and contrast-structure, [B, C] each (tf.image.ssim's definitions).
 
     The separable Gaussian blur (VALID) runs as two small matrix products on the five statistics
@@ -120,7 +120,7 @@ def ms_ssim(a, b, eps=1e-6):
     x, y = a * 0.5 + 0.5, b * 0.5 + 0.5  # not clipped, as the official loss (gradients everywhere)
     terms = []
     for i in range(scales):
-        ssim, cs = _ssim_cs(x, y, filter_size)
+        ssim, cs = ssim_cs(x, y, filter_size)
         terms.append(ssim if i == scales - 1 else cs)
         if i < scales - 1:
             x = tf.nn.avg_pool2d(x, 2, 2, "VALID")

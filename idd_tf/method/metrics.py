@@ -49,7 +49,7 @@ def face_descriptor(image_u8, box=None) -> np.ndarray:
     from idd_tf.method import dlib_resnet
     image_u8 = np.ascontiguousarray(image_u8)
     box = box or faces.largest_face(image_u8)
-    shape = faces._dlib_models()["predictor"](image_u8, dlib.rectangle(*map(int, box)))
+    shape = faces.dlib_models()["predictor"](image_u8, dlib.rectangle(*map(int, box)))
     return dlib_resnet.descriptors(dlib_resnet.face_chip(image_u8, shape))
 
 

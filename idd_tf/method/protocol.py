@@ -188,7 +188,7 @@ def evaluate_pairs(generate, pairs, arcface: "metrics.ArcFace | None" = None,
                 if fid_reference is None:
                     attr_crops.append(_crop_box(attr_u8, fa["detection"]["box"]))
         if keep_pairs:
-            _keep_extremes(per_pair, keep_pairs, row, (id_u8, attr_u8, out), arcface is not None)
+            keep_extremes(per_pair, keep_pairs, row, (id_u8, attr_u8, out), arcface is not None)
         if id_key in rec_done:
             continue
         rec_done.add(id_key)
@@ -213,7 +213,7 @@ def evaluate_pairs(generate, pairs, arcface: "metrics.ArcFace | None" = None,
             **({"_per_pair": per_pair} if keep_pairs else {})}
 
 
-def _keep_extremes(per_pair: dict, k: int, row: dict, images, arcface: bool) -> None:
+def keep_extremes(per_pair: dict, k: int, row: dict, images, arcface: bool) -> None:
     """Appends one pair's scores (`row`, {} when not scored) to `per_pair` and keeps the images
     of only the pairs among the k best and k worst so far (see evaluate_pairs' `keep_pairs`)."""
     from idd_tf.method import annotate

@@ -176,7 +176,7 @@ def _variable_array(value, name, what) -> np.ndarray:
     raise StyleGANFormatError(f"{what}: variable {name!r} is not a numeric array ({kind})")
 
 
-def _flatten(net, what, depth=0) -> tuple[dict[str, np.ndarray], dict[str, dict]]:
+def flatten_network(net, what, depth=0) -> tuple[dict[str, np.ndarray], dict[str, dict]]:
     """{flat name: array} over a network and its components, and {prefix: static_kwargs}."""
     if depth > _MAX_COMPONENT_DEPTH:
         raise StyleGANFormatError(f"{what}: networks nested deeper than StyleGAN v1's (or cyclic)")
@@ -193,7 +193,7 @@ def _flatten(net, what, depth=0) -> tuple[dict[str, np.ndarray], dict[str, dict]
             raise StyleGANFormatError(f"{what}: variable {entry[0]!r} appears twice")
         variables[entry[0]] = _variable_array(entry[1], entry[0], what)
     for comp_name, comp in components.items():
-        sub_vars, sub_kwargs = _flatten(comp, f"{what}.{comp_name}", depth + 1)
+        sub_vars, sub_kwargs = flatten_network(comp, f"{what}.{comp_name}", depth + 1)
         variables.update({f"{comp_name}/{k}": v for k, v in sub_vars.items()})
         kwargs.update({f"{comp_name}/{k}".rstrip("/"): v for k, v in sub_kwargs.items()})
     # State version 2 kept component variables in the parent under their network name.
@@ -409,7 +409,7 @@ def _config_for(networks: dict[str, Any]) -> StyleGANConfig:
     src = networks.get("Gs") or networks.get("G")
     if src is None:
         raise StyleGANFormatError("the pickle holds no generator (G or Gs)")
-    variables, kwargs = _flatten(src, "Gs" if "Gs" in networks else "G")
+    variables, kwargs = flatten_network(src, "Gs" if "Gs" in networks else "G")
     config = infer_config(variables, kwargs)
     if "D" in networks:
         d_kwargs = dict(_state(networks["D"], "D").get("static_kwargs") or {})
@@ -444,7 +444,7 @@ def load_pickle(path, which=NETWORK_KINDS) -> dict[str, Any]:
             func = _state(networks[kind], kind).get("build_func_name")
             if func and (func == "D_basic") != (kind == "D"):
                 raise StyleGANFormatError(f"{path}: its '{kind}' network was built by {func!r}")
-            variables, _ = _flatten(networks[kind], kind)
+            variables, _ = flatten_network(networks[kind], kind)
             values[kind] = translate(variables, "D" if kind == "D" else "G")
     except StyleGANFormatError:
         raise

@@ -89,7 +89,7 @@ def normalise(rows, id_ref: float, attr_ref: float) -> None:
         r["norm_sum"] = r["norm_id"] + r["norm_attr"]
 
 
-def _normalise_table(rows: dict, extra=()) -> None:
+def normalise_table(rows: dict, extra=()) -> None:
     normalise([*rows.values(), *extra], rows["copy I_attr"]["id_factor_error"],
               rows["copy I_id"]["attr_factor_error"])
 
@@ -165,7 +165,7 @@ def evaluate(net, G, evaluator, n: int = 500, seed: int = 0, psi: float = 0.7, c
                 out = synthesize(G, style_mix(coarse, fine, c))
                 row = _row(evaluator, gi, ga, out, ref_feats)
                 curve.append({"crossover": c, "kind": name, **row})
-    _normalise_table(gen, curve)
+    normalise_table(gen, curve)
     best = None
     for kind in ("attr coarse + id fine", "id coarse + attr fine"):
         cands = [r for r in curve if r["kind"] == kind]
@@ -184,7 +184,7 @@ def evaluate(net, G, evaluator, n: int = 500, seed: int = 0, psi: float = 0.7, c
             "copy I_attr": _row(evaluator, pi, pa, p["attr"], ref_feats, p["truth"]),
             "copy I_id": _row(evaluator, pi, pa, p["id"], ref_feats, p["truth"]),
             "ground truth": _row(evaluator, pi, pa, p["truth"], ref_feats, p["truth"])}
-    _normalise_table(rend)
+    normalise_table(rend)
 
     say("reconstruction")
     rec = {}

@@ -33,7 +33,7 @@ def test_kept_images_of_a_stream_are_those_of_the_final_extremes():
     per_pair = {"identity": [], "identity_arcface": [], "expression": [], "images": {}}
     for i, (a, b) in enumerate(zip(ident, lnd)):
         row = {} if np.isnan(a) else {"identity": a, "expression": b}
-        protocol._keep_extremes(per_pair, 3, row, ("id", "attr", i), arcface=False)
+        protocol.keep_extremes(per_pair, 3, row, ("id", "attr", i), arcface=False)
         assert len(per_pair["images"]) <= 12
     final = annotate.best_worst(per_pair["identity"], per_pair["expression"], 3)
     assert set(per_pair["images"]) == {int(i) for idx in final.values() for i in idx}

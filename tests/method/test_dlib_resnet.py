@@ -41,7 +41,7 @@ def model64(dat):
 def astronaut_shape(astronaut):
     import dlib
     box = faces.largest_face(astronaut)
-    return faces._dlib_models()["predictor"](astronaut, dlib.rectangle(*map(int, box)))
+    return faces.dlib_models()["predictor"](astronaut, dlib.rectangle(*map(int, box)))
 
 
 @pytest.fixture(scope="module")

@@ -28,7 +28,7 @@ def test_normalise_scores_copies_as_one_and_the_ideal_as_zero():
     rows = {"copy I_attr": {"id_factor_error": 0.8, "attr_factor_error": 0.0},
             "copy I_id": {"id_factor_error": 0.0, "attr_factor_error": 0.5},
             "half": {"id_factor_error": 0.4, "attr_factor_error": 0.25}}
-    tp._normalise_table(rows)
+    tp.normalise_table(rows)
     assert rows["copy I_attr"]["norm_sum"] == 1 and rows["copy I_id"]["norm_sum"] == 1
     assert rows["half"]["norm_id"] == pytest.approx(0.5) and rows["half"]["norm_sum"] == pytest.approx(1.0)
 
@@ -50,7 +50,7 @@ def test_sum_against_mixing_bootstrap_on_known_cases():
     def run(method):
         gen = _rows({**base, "method": method})
         curve = list(_rows({f"c{i}": m for i, m in enumerate(mix)}).values())
-        tp._normalise_table(gen, curve)
+        tp.normalise_table(gen, curve)
         return gen, curve, tp.sum_against_mixing(gen, curve, resamples=300, seed=1)
 
     # observed difference = method's norm sum - the lowest mixing norm sum, as the table has them
