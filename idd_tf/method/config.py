@@ -67,6 +67,15 @@ class LandmarkConfig:
     base_filters: int = field(32, low=1)
     weights: str | None = None     # .weights.h5 from train_landmarks.py, or a user SavedModel/.keras
     arch: str = field("cnn", choices=("cnn", "face_api_68"))     # "cnn" | "face_api_68"
+    # The net sees only this box of the image (left, top, right, bottom as fractions of the side;
+    # its points are mapped back to the whole image), e.g. the FFHQ face box for a net trained on
+    # face-detector crops such as face-api's; None: the whole image
+    face_box: tuple[float, float, float, float] | None = field(None, low=0, high=1)
+
+    def __post_init__(self):
+        b = self.face_box
+        if isinstance(b, tuple) and len(b) == 4 and not (b[0] < b[2] and b[1] < b[3]):   # types: validate()
+            raise ConfigError(f"landmarks.face_box={b}: left < right and top < bottom are needed")
 
 
 @dataclasses.dataclass(frozen=True)

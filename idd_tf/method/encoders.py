@@ -304,11 +304,23 @@ class LandmarkEncoder(keras.Model):
         self.trainable = False
 
     def call(self, images):
-        x = _resize(tf.convert_to_tensor(images, tf.float32), self.input_size)
-        out = self.net(x)
+        x = tf.convert_to_tensor(images, tf.float32)
+        box = self.config.face_box
+        if box is not None:   # the box only, resized; differentiable in the pixels
+            side = x.shape[1]
+            x = x[:, int(round(box[1] * side)):int(round(box[3] * side)),
+                  int(round(box[0] * side)):int(round(box[2] * side)), :]
+        out = self.net(_resize(x, self.input_size))
         if isinstance(out, dict):
             out = next(iter(out.values()))
-        return tf.reshape(out, [-1, NUM_LANDMARKS, 2])
+        points = tf.reshape(out, [-1, NUM_LANDMARKS, 2])
+        if box is not None:   # box coordinates -> whole-image coordinates
+            side = images.shape[1]
+            lo = tf.constant([round(box[0] * side) / side, round(box[1] * side) / side], tf.float32)
+            size = tf.constant([(round(box[2] * side) - round(box[0] * side)) / side,
+                                (round(box[3] * side) - round(box[1] * side)) / side], tf.float32)
+            points = lo + points * size
+        return points
 
 
 def fit_landmark_net(images, landmarks, config: LandmarkConfig, epochs: int = 20,

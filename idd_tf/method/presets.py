@@ -17,6 +17,7 @@ from idd_tf.method.config import (
     OptimConfig,
     TrainConfig,
 )
+from idd_tf.method.faces import FFHQ_FACE_BOX
 from idd_tf.stylegan.config import STYLEGAN_PRESETS, StyleGANConfig
 
 # The toy world's shipped parts (repository folder stylegan_weights/toy/, a model card beside each).
@@ -73,7 +74,8 @@ TRAIN_PRESETS: dict[str, TrainConfig] = {
         # not official (VGGFace2 ResNet-50, 512-d): dlib's ResNet, 128-d, installed (docs/decisions.md#ffhq256_builtin)
         id_encoder=IdEncoderConfig(arch="dlib_resnet"),
         # not official (a net distilled from dlib): face-api's, shipped (docs/decisions.md#ffhq256_builtin)
-        landmarks=LandmarkConfig(arch="face_api_68")),
+        # on the FFHQ face box, as face-api sees detector boxes (NME 0.30 -> 0.20 on aligned photos)
+        landmarks=LandmarkConfig(arch="face_api_68", face_box=FFHQ_FACE_BOX)),
     # The default run (`python scripts/train.py`): the toy world, no downloads, every frozen part trained
     # (the toy StyleGAN, E_id and E_lnd), a 1,000-step CPU run (docs/toy_world.md).
     "toy": TrainConfig(

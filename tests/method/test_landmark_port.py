@@ -137,8 +137,9 @@ def test_arch_rule_and_the_default_stays_cnn(tmp_path):
     assert LandmarkConfig().arch == "cnn"
     with pytest.raises(ConfigError, match="landmarks.arch"):
         TrainConfig(landmarks=LandmarkConfig(arch="mediapipe"))
-    for name, cfg in TRAIN_PRESETS.items():
-        assert cfg.landmarks.arch == "cnn", name
+    for name, cfg in TRAIN_PRESETS.items():   # the built-in preset's E_lnd is this net, on the face box
+        assert cfg.landmarks.arch == ("face_api_68" if name == "ffhq256_builtin" else "cnn"), name
+    assert TRAIN_PRESETS["ffhq256_builtin"].landmarks.face_box == (0.22, 0.30, 0.78, 0.86)
     # a CNN weight file is refused by the face-api arch (the config json beside it says why)
     cnn = encoders.landmark_net(32, 8)
     cnn.save_weights(tmp_path / "face_api_68.weights.h5")
@@ -179,3 +180,15 @@ def test_the_original_under_node_agrees(net, golden, tmp_path):
     np.testing.assert_array_equal(flat, orig["weights"])        # tfjs' dequantization, bit for bit
     assert np.abs(orig["landmarks"] - golden["landmarks"]).max() <= 1e-6
     assert np.abs(net(ln.uint8_to_raw(golden["inputs"])).numpy() - orig["landmarks"]).max() <= TOL
+
+
+def test_the_face_box_option_crops_and_maps_back():
+    """landmarks.face_box: the net sees the box only; its points come back in image coordinates."""
+    from idd_tf.toy import world
+    img = np.stack([world.example(i, resolution=128)["image"] for i in range(2)]).astype(np.float32) / 127.5 - 1
+    box = (0.22, 0.30, 0.78, 0.86)   # the FFHQ face box: pixels 28..100 x 38..110 at 128 px
+    boxed = encoders.LandmarkEncoder(LandmarkConfig(arch="face_api_68", face_box=box))(img).numpy()
+    plain = encoders.LandmarkEncoder(LandmarkConfig(arch="face_api_68"))(img[:, 38:110, 28:100]).numpy()
+    np.testing.assert_allclose(boxed, np.array([28, 38]) / 128 + plain * 72 / 128, atol=1e-6)
+    with pytest.raises(ValueError, match="face_box"):
+        LandmarkConfig(face_box=(0.8, 0.3, 0.2, 0.9))
