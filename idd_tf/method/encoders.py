@@ -308,6 +308,8 @@ class LandmarkEncoder(keras.Model):
         box = self.config.face_box
         if box is not None:   # the box only, resized; differentiable in the pixels
             side = x.shape[1]
+            if side is None:
+                raise ValueError("landmarks.face_box needs images of a known size")
             x = x[:, int(round(box[1] * side)):int(round(box[3] * side)),
                   int(round(box[0] * side)):int(round(box[2] * side)), :]
         out = self.net(_resize(x, self.input_size))
