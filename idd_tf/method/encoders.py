@@ -88,12 +88,8 @@ class IdentityEncoder(keras.Model):
         super().__init__(**kwargs)
         self.config = config
         self.raw_input = config.arch != "resnet50_vggface2"
-        if self.raw_input:   # dlib's ResNet or a registered architecture (method/registry.py)
-            if config.arch == "dlib_resnet":   # built in: the fixed dlib chip, 128-d (dlib_resnet.py)
-                from idd_tf.method import dlib_resnet
-                build = dlib_resnet.encoder
-            else:                              # e.g. the toy world's
-                build = registry.get("id_encoders", config.arch)
+        if self.raw_input:   # dlib's ResNet (built in) or a registered one, e.g. the toy world's (registry.py)
+            build = registry.get("id_encoders", config.arch)
             if build is None:
                 registry.check_id_encoder_arch(config.arch)
             self.backbone = build(config.weights)
@@ -310,18 +306,15 @@ class LandmarkEncoder(keras.Model):
             side = x.shape[1]
             if side is None:
                 raise ValueError("landmarks.face_box needs images of a known size")
-            x = x[:, int(round(box[1] * side)):int(round(box[3] * side)),
-                  int(round(box[0] * side)):int(round(box[2] * side)), :]
+            left, top, right, bottom = (int(round(b * side)) for b in box)
+            x = x[:, top:bottom, left:right, :]
         out = self.net(_resize(x, self.input_size))
         if isinstance(out, dict):
             out = next(iter(out.values()))
         points = tf.reshape(out, [-1, NUM_LANDMARKS, 2])
         if box is not None:   # box coordinates -> whole-image coordinates
-            side = images.shape[1]
-            lo = tf.constant([round(box[0] * side) / side, round(box[1] * side) / side], tf.float32)
-            size = tf.constant([(round(box[2] * side) - round(box[0] * side)) / side,
-                                (round(box[3] * side) - round(box[1] * side)) / side], tf.float32)
-            points = lo + points * size
+            points = (tf.constant([left, top], tf.float32)
+                      + points * tf.constant([right - left, bottom - top], tf.float32)) / side
         return points
 
 

@@ -23,10 +23,14 @@ from idd_tf.utils.configs import ConfigError
 KINDS = ("id_encoders", "landmark_checks", "scorers")
 BUILTIN_ID_ENCODERS = ("resnet50_vggface2", "dlib_resnet")
 _registered: dict[str, dict[str, Callable]] = {kind: {} for kind in KINDS}
+# The method's own raw-input E_id (the VGGFace2 ResNet is IdentityEncoder's own), loaded like an
+# installed entry point: on first use.
+_BUILT_IN = {"id_encoders": {"dlib_resnet": metadata.EntryPoint(
+    name="dlib_resnet", value="idd_tf.method.dlib_resnet:encoder", group="idd_tf.id_encoders")}}
 
 
 def _entry_points(kind: str) -> dict:
-    return {ep.name: ep for ep in metadata.entry_points(group=f"idd_tf.{kind}")}
+    return {**_BUILT_IN.get(kind, {}), **{ep.name: ep for ep in metadata.entry_points(group=f"idd_tf.{kind}")}}
 
 
 def register(kind: str, name: str, fn: Callable) -> None:

@@ -344,8 +344,9 @@ class GANTrainer:
         metrics = tf.nest.map_structure(lambda t: t.numpy(), result)
         for kind, net in (("grads_D", self.D), ("grads_G", self.G)):   # keyed as legacy.keras_weights
             if kind in metrics:
-                prefix = net.name + "/"
-                metrics[kind] = {k[len(prefix):] if k.startswith(prefix) else k: g for k, g in metrics[kind].items()}
+                from idd_tf.stylegan.legacy import keras_weights
+                key = {v.path: k for k, v in keras_weights(net).items()}
+                metrics[kind] = {key[path]: g for path, g in metrics[kind].items()}
         bad = [k for k in ("loss_g", "loss_d", "r1") if not np.isfinite(metrics[k])]
         if bad or not metrics.pop("grads_finite"):
             what = ", ".join(f"{k}={metrics[k]}" for k in bad) or "gradients"
