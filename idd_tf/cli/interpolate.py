@@ -5,6 +5,10 @@ encoders' latent space Z (then mapped by M).
     python scripts/interpolate.py --run runs/00000-toy --id_seeds 0,1 --attr_seeds 10,11 --steps 8 --gif
     python scripts/interpolate.py --run RUN --id a.jpg,b.jpg --attr c.jpg,d.jpg --align --space w
 
+--id / --attr: two files (a comma-separated pair, a folder holding two images, or @LIST, a text
+file naming one path per line: the way to give names with commas); an input that cannot be used
+is an error naming it.
+
 Writes OUTDIR/{attr,id}_{w,z}.png strips (first row: the two endpoints' inputs) and, with --gif /
 --mp4, an animated GIF / MP4 of each (forth and back).
 """
@@ -22,11 +26,12 @@ FLAGS = flags.FLAGS
 
 
 def define_flags():
+    from idd_tf.utils.image_files import INPUTS_HELP
     flags.DEFINE_bool("overwrite", False, "replace earlier outputs at the same place")
     flags.DEFINE_string("run", None, "training run directory (toy: the shipped toy run)", required=True)
     flags.DEFINE_string("checkpoint", None, "a specific checkpoint (default: latest)")
-    flags.DEFINE_string("id", None, "two identity images (comma-separated); the first is the fixed one")
-    flags.DEFINE_string("attr", None, "two attribute images; the first is the fixed one")
+    flags.DEFINE_string("id", None, f"two identity images, the first the fixed one: {INPUTS_HELP}")
+    flags.DEFINE_string("attr", None, f"two attribute images, the first the fixed one: {INPUTS_HELP}")
     flags.DEFINE_string("id_seeds", None, "two seeds instead of --id")
     flags.DEFINE_string("attr_seeds", None, "two seeds instead of --attr")
     flags.DEFINE_bool("align", False, "FFHQ-align real photos")
@@ -51,12 +56,14 @@ def app_main(argv):
         fileio.check_output(FLAGS.outdir, FLAGS.overwrite, is_dir=True)
         run = model.load_run(FLAGS.run, FLAGS.checkpoint)
         net, G, cfg = run["model"], run["stylegan"], run["config"]
-        ids = model.usable_images(model.input_faces(FLAGS.id, FLAGS.id_seeds, G, cfg, FLAGS.align),
-                                  logging.warning, print)
-        attrs = model.usable_images(model.input_faces(FLAGS.attr, FLAGS.attr_seeds, G, cfg, FLAGS.align),
-                                    logging.warning, print)
-        if len(ids) != 2 or len(attrs) != 2:
-            raise ValueError("give exactly two identity and two attribute inputs")
+        inputs = []
+        for flag, files, seeds in (("--id", FLAGS.id, FLAGS.id_seeds), ("--attr", FLAGS.attr, FLAGS.attr_seeds)):
+            got = model.input_faces(files, seeds, G, cfg, FLAGS.align, strict=True)   # a bad file: its error
+            if len(got["images"]) != 2:
+                raise ValueError(f"{flag}{'_seeds' if seeds else ''} {files or seeds}: interpolation takes "
+                                 f"exactly two inputs, got {len(got['images'])} ({', '.join(got['names'])})")
+            inputs.append(model.usable_images(got, logging.warning, print))
+        ids, attrs = inputs
     except ValueError as e:   # StyleGANFormatError and NoFaceError are UserErrors already
         raise UserError(e) from e
     outdir = Path(FLAGS.outdir)

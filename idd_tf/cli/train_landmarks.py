@@ -11,6 +11,12 @@ dlib on them (mean point-to-point error / outer-eye-corner distance, 300-W) is p
 to OUT/metrics.json with the held-out images. Writes OUT/landmarks.weights.h5, OUT/landmarks.json
 and OUT/metrics.json into a new directory; train with --landmarks OUT/landmarks.weights.h5 (the
 JSON's input_size/base_filters must match the config).
+
+--images takes a folder (every format Pillow reads, whatever the extension), files, a
+comma-separated list or @LIST (a text file naming one path per line). Entries that are not usable
+(not an image, unreadable, truncated, too small, a sub-folder, a dangling link, not square, no
+face) are skipped, each named in a warning and in one summary line; hidden files (.name) are
+ignored.
 """
 
 import json
@@ -27,8 +33,9 @@ FLAGS = flags.FLAGS
 
 
 def define_flags():
+    from idd_tf.utils.image_files import INPUTS_HELP
     flags.DEFINE_string("dataset", None, "generated dataset directory (FFHQ-aligned images)")
-    flags.DEFINE_string("images", None, "folder of image files (png/jpg)")
+    flags.DEFINE_string("images", None, f"photos instead of --dataset: {INPUTS_HELP}")
     flags.DEFINE_bool("detect", False, "detect faces (for unaligned photos) instead of the canonical box")
     flags.DEFINE_string("out", None, "output directory (must not exist)", required=True)
     flags.DEFINE_integer("max_images", 5000, "label at most this many images")
@@ -41,8 +48,9 @@ def define_flags():
     flags.DEFINE_float("val_fraction", 0.1, "fraction of the labelled faces held out for the NME (never trained on)")
 
 
-def load_images():
-    """[(name, HWC uint8)]: name = the dataset example index, or the file name."""
+def load_images(skipped):
+    """[(name, HWC uint8)]: name = the dataset example index, or the file name. Unusable files of
+    --images are added to `skipped` (an image_files.Skipped), named."""
     from idd_tf.method import data
     from idd_tf.utils import image_files
     if bool(FLAGS.dataset) == bool(FLAGS.images):
@@ -56,16 +64,14 @@ def load_images():
             if len(out) >= limit:
                 break
         return out
-    files = image_files.list_images(FLAGS.images)[:FLAGS.max_images]
-    out, unreadable = [], 0
-    for p in files:   # a bad file is skipped and counted; the batch goes on
+    files, lost = image_files.image_inputs(FLAGS.images)
+    skipped.extend(lost)
+    out = []
+    for p in files[:FLAGS.max_images]:   # a bad file is skipped and named; the batch goes on
         try:
-            out.append((p.name, image_files.load_image(p, min_side=image_files.MIN_IMAGE_SIDE)))
+            out.append((str(p), image_files.load_image(p, min_side=image_files.MIN_IMAGE_SIDE)))
         except ValueError as e:
-            logging.warning("skipped %s", e if str(p) in str(e) else f"{p}: {e}")
-            unreadable += 1
-    if unreadable:
-        print(f"skipped {unreadable} unreadable file(s) of {len(files)}")
+            skipped.add_error(p, e)
     return out
 
 
@@ -81,29 +87,30 @@ def app_main(argv):
         raise UserError(f"{out} exists; choose a new output directory")
     if not 0 < FLAGS.val_fraction < 1:
         raise UserError(f"--val_fraction must be in (0, 1), got {FLAGS.val_fraction}")
+    skipped = image_files.Skipped()
     try:
-        images = load_images()
+        images = load_images(skipped)
     except ValueError as e:
         raise UserError(e) from e
-    xs, ys, names, skipped = [], [], [], 0
+    xs, ys, names = [], [], []
     for name, img in tqdm(images, desc="dlib landmarks", unit="img"):
         if img.shape[0] != img.shape[1]:
-            logging.warning("skipping a non-square image (%s)", img.shape)
-            skipped += 1
+            skipped.add(name, f"not square: {img.shape[1]}x{img.shape[0]}")
             continue
         try:
             pts = faces.dlib_landmarks(img, aligned=not FLAGS.detect)
         except faces.NoFaceError:
-            skipped += 1
+            skipped.add(name, "no face found")
             continue
         small = image_files.resize_square(img, FLAGS.input_size)
         xs.append((small.astype(np.float32) - 127.5) / 127.5)
         ys.append(pts / img.shape[0])
-        names.append(name)
+        names.append(Path(name).name if isinstance(name, str) else name)
+    skipped.report(logging.warning, print, len(xs) + len(skipped))
     num_val = max(1, int(round(FLAGS.val_fraction * len(xs))))
     if len(xs) - num_val < 1:
-        raise UserError(f"{len(xs)} usable face images ({skipped} skipped): too few to train and hold out "
-                        f"{num_val}")
+        raise UserError(f"{FLAGS.images or FLAGS.dataset}: {len(xs)} usable face images ({len(skipped)} skipped): "
+                        f"too few to train and hold out {num_val}")
     xs, ys = np.stack(xs), np.stack(ys)
     order = np.random.default_rng(FLAGS.seed).permutation(len(xs))
     val, train = np.sort(order[:num_val]), np.sort(order[num_val:])
@@ -122,7 +129,7 @@ def app_main(argv):
     tmp.mkdir(parents=True)
     result["model"].save_weights(tmp / "landmarks.weights.h5")
     summary = {"input_size": cfg.input_size, "base_filters": cfg.base_filters, "images": len(xs),
-               "skipped": skipped, "mse_first_epoch": result["loss_first"],
+               "skipped": len(skipped), "mse_first_epoch": result["loss_first"],
                "mse_last_epoch": result["loss_last"], "labels": "dlib shape_predictor_68_face_landmarks",
                "boxes": "detected" if FLAGS.detect else "FFHQ canonical",
                **{k: scores[k] for k in ("nme_val", "nme_train", "train_images", "val_images")}}

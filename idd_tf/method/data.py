@@ -41,16 +41,20 @@ def parse_seeds(text: str) -> list[int]:
 
 def prepare_face(path, size: int, align: bool) -> np.ndarray:
     """An image file as the model's input: HWC uint8 size x size; FFHQ-aligned when `align`.
-    Images with a side below image_files.MIN_IMAGE_SIDE are refused (no face can be read from them)."""
+    Images with a side below image_files.MIN_IMAGE_SIDE are refused (no face can be read from them).
+    Every refusal names the file and has a short `reason` (image_files.short_reason)."""
     img = image_files.load_image(path, min_side=image_files.MIN_IMAGE_SIDE)
     if align:
         from idd_tf.method import faces
         try:
             return faces.align_face(img, size)
         except faces.NoFaceError as e:
-            raise faces.NoFaceError(f"{path}: {e}") from e
+            error = faces.NoFaceError(f"{path}: {e}")
+            error.reason = "no face found"
+            raise error from e
     if img.shape[0] != img.shape[1]:
-        raise ValueError(f"{path} is not square ({img.shape[1]}x{img.shape[0]}): use --align")
+        shape = f"{img.shape[1]}x{img.shape[0]}"
+        raise image_files.ImageError(f"{path} is not square ({shape}): use --align", path, f"not square: {shape}")
     return image_files.resize_square(img, size)
 
 

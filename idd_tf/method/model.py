@@ -72,11 +72,13 @@ def interpolate(net, ids, attrs, vary: str, space: str, t):
     return net.stylegan.synthesis(ws, noise_mode="const")
 
 
-def input_faces(files, seeds, G, config, align: bool = False) -> dict:
-    """Model inputs from image files (see image_files.list_images; FFHQ-aligned with `align`) or from
-    StyleGAN seeds (the run's truncation): {"images": HWC uint8 [N, R, R, 3], "names": [N],
-    "skipped": {file: reason}}. Of several files, unreadable ones and ones without a usable face
-    are skipped (listed in "skipped"); a single file that fails, or none usable, is a ValueError."""
+def input_faces(files, seeds, G, config, align: bool = False, strict: bool = False) -> dict:
+    """Model inputs from image files (a flag's value: see image_files.input_paths; FFHQ-aligned
+    with `align`) or from StyleGAN seeds (the run's truncation): {"images": HWC uint8 [N, R, R, 3],
+    "names": [N], "skipped": {entry: message}, "skipped_entries": image_files.Skipped, "entries": n}.
+    Of several entries (a folder, a list), the unusable ones (not an image, unreadable, a
+    sub-folder, no usable face, ...) are skipped and named; a single file that fails, any file
+    with `strict`, or no usable entry, is a ValueError naming the file(s)."""
     import numpy as np
 
     from idd_tf.method import data
@@ -87,20 +89,23 @@ def input_faces(files, seeds, G, config, align: bool = False) -> dict:
     if seeds:
         seeds = data.parse_seeds(seeds)
         raw = stylegan.seed_images(G, seeds, config.truncation_psi, config.truncation_cutoff)
-        return {"images": stylegan.to_uint8(raw).numpy(), "names": [f"seed{s}" for s in seeds], "skipped": {}}
-    paths = image_files.list_images(files)
-    images, names, skipped = [], [], {}
+        return {"images": stylegan.to_uint8(raw).numpy(), "names": [f"seed{s}" for s in seeds], "skipped": {},
+                "skipped_entries": image_files.Skipped(), "entries": len(seeds)}
+    paths, skipped = image_files.image_inputs(files)
+    entries = len(paths) + len(skipped)
+    images, names = [], []
     for p in paths:
         try:
             images.append(data.prepare_face(p, G.resolution, align))
             names.append(p.stem)
         except ValueError as e:   # unreadable, too small/large, not square, no face (NoFaceError)
-            if len(paths) == 1:
+            if strict or entries == 1:
                 raise
-            skipped[str(p)] = str(e)
+            skipped.add_error(p, e)
     if not images:
-        raise ValueError(f"no usable image in {files}: " + "; ".join(skipped.values()))
-    return {"images": np.stack(images), "names": names, "skipped": skipped}
+        raise ValueError(f"no usable image in {files}: {skipped.summary(entries)}")
+    return {"images": np.stack(images), "names": names, "entries": entries, "skipped_entries": skipped,
+            "skipped": {name: detail for name, _, detail in skipped.items}}   # detail: the whole message
 
 
 def swap_grid(net, ids_u8, attrs_u8, truth=None):
@@ -130,11 +135,9 @@ def swap_grid(net, ids_u8, attrs_u8, truth=None):
 
 
 def usable_images(faces_in: dict, warn, say):
-    """The images of `input_faces`, after warn(line) per skipped file and say(count line)."""
-    for path, reason in faces_in["skipped"].items():
-        warn("skipped " + (reason if path in reason else f"{path}: {reason}"))
-    if faces_in["skipped"]:
-        say(f"skipped {len(faces_in['skipped'])} unusable file(s); using {len(faces_in['images'])}")
+    """The images of `input_faces`, after warn(line) per skipped entry and say(one summary line
+    naming them: 'skipped 2 of 5 entries of photos: a.txt (not an image), sub (a folder); using 3')."""
+    faces_in["skipped_entries"].report(warn, say, faces_in["entries"], then=f"; using {len(faces_in['images'])}")
     return faces_in["images"]
 
 

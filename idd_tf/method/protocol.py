@@ -27,23 +27,34 @@ def generator_of(net):
 
 
 def load_face_folder(folder, size: int, align: bool = False) -> dict:
-    """The image files of `folder` as model inputs: size x size uint8 (FFHQ-aligned with `align`,
-    else square images resized). A file that cannot be read, has no face (`align`) or is not
-    square (no `align`) is skipped with a warning and counted, never an error; none usable is.
+    """The images of `folder` (the path as given; every format Pillow reads, whatever the
+    extension; image_files.scan_folder) as model inputs: size x size uint8 (FFHQ-aligned with
+    `align`, else square images resized). An entry that is not a usable image (not an image,
+    unreadable, truncated, a sub-folder, a dangling link), has no face (`align`) or is not square
+    (no `align`) is skipped with a warning naming it and counted, never an error; none usable is.
 
-    Returns {"images": [HWC uint8], "names": [file names], "skipped": {reason: [file names]}}.
+    Returns {"images": [HWC uint8], "names": [file names], "skipped": {"unreadable" | "no_face" |
+    "not_square": [entry names]}, "reasons": {entry name: short reason}}.
     """
     import logging
+    from pathlib import Path
 
     from idd_tf.utils import image_files
     images, names = [], []
     skipped = {"unreadable": [], "no_face": [], "not_square": []}
-    for path in image_files.list_images(folder):
+    reasons = {}
+    paths, lost = image_files.scan_folder(folder)
+    for name, reason, _ in lost.items:
+        logging.warning("skipping %s: %s", name, reason)
+        skipped["unreadable"].append(Path(name).name)
+        reasons[Path(name).name] = reason
+    for path in paths:
         try:
             img = image_files.load_image(path)
         except (ValueError, OSError) as e:
-            logging.warning("skipping %s: %s", path, e)
+            logging.warning("skipping %s", e if str(path) in str(e) else f"{path}: {e}")
             skipped["unreadable"].append(path.name)
+            reasons[path.name] = image_files.short_reason(e)
             continue
         if align:
             try:
@@ -51,17 +62,21 @@ def load_face_folder(folder, size: int, align: bool = False) -> dict:
             except faces.NoFaceError:
                 logging.warning("skipping %s: no face found", path)
                 skipped["no_face"].append(path.name)
+                reasons[path.name] = "no face found"
                 continue
         elif img.shape[0] != img.shape[1]:
             logging.warning("skipping %s: not square (%dx%d); --align crops faces", path, *img.shape[1::-1])
             skipped["not_square"].append(path.name)
+            reasons[path.name] = f"not square: {img.shape[1]}x{img.shape[0]}"
             continue
         images.append(image_files.resize_square(img, size))
         names.append(path.name)
     if not images:
         counts = {k: len(v) for k, v in skipped.items() if v}
-        raise ValueError(f"{folder}: no usable images (skipped: {counts})")
-    return {"images": images, "names": names, "skipped": skipped}
+        raise ValueError(f"{folder}: no usable images (skipped: {counts}; "
+                         + ", ".join(f"{n} ({r})" for n, r in list(reasons.items())[:image_files.SUMMARY_NAMES])
+                         + ")")
+    return {"images": images, "names": names, "skipped": skipped, "reasons": reasons}
 
 
 def sample_pairs(num_id: int, num_attr: int, num_pairs: int, seed: int = 0,
@@ -94,24 +109,34 @@ def fid_features(fid: "metrics.FIDFeatures", crops: list, chunk: int = 64) -> np
 
 def fid_folder_features(fid: "metrics.FIDFeatures", folder) -> dict:
     """FID reference features of real photos: the largest MTCNN face of every image of `folder`
-    (any size, no alignment needed). Unreadable or faceless files are skipped and counted.
-    Returns {"features": [N, 2048], "count", "skipped": {"unreadable": [...], "no_face": [...]}}."""
+    (any size and format, no alignment needed). Entries that are not usable images (as in
+    `load_face_folder`) or have no face are skipped, named and counted.
+    Returns {"features": [N, 2048], "count", "skipped": {"unreadable": [...], "no_face": [...]},
+    "reasons": {entry name: short reason}}."""
     import logging
+    from pathlib import Path
 
     from idd_tf.utils import image_files
-    crops, skipped = [], {"unreadable": [], "no_face": []}
-    for path in image_files.list_images(folder):
+    crops, skipped, reasons = [], {"unreadable": [], "no_face": []}, {}
+    paths, lost = image_files.scan_folder(folder)
+    for name, reason, _ in lost.items:
+        logging.warning("skipping %s: %s", name, reason)
+        skipped["unreadable"].append(Path(name).name)
+        reasons[Path(name).name] = reason
+    for path in paths:
         try:
             img = image_files.load_image(path)
             crops.append(_crop_box(img, faces.largest_face(img)))
         except faces.NoFaceError:
             logging.warning("skipping %s: no face found", path)
             skipped["no_face"].append(path.name)
+            reasons[path.name] = "no face found"
         except (ValueError, OSError) as e:
-            logging.warning("skipping %s: %s", path, e)
+            logging.warning("skipping %s", e if str(path) in str(e) else f"{path}: {e}")
             skipped["unreadable"].append(path.name)
+            reasons[path.name] = image_files.short_reason(e)
     feats = fid_features(fid, crops) if crops else np.zeros((0, 2048))
-    return {"features": feats, "count": len(crops), "skipped": skipped}
+    return {"features": feats, "count": len(crops), "skipped": skipped, "reasons": reasons}
 
 
 METRIC_KEYS = ("identity", "identity_arcface", "expression", "pose", "rec_rmse", "rec_psnr", "rec_identity")
@@ -256,9 +281,11 @@ def evaluate_folders(net, id_dir, attr_dir=None, num_pairs: int = 100, seed: int
     idx = sample_pairs(len(ids["images"]), len(attrs["images"]), num_pairs, seed, same_folder=same)
     pairs = ((f"id:{ids['names'][i]}", ids["images"][i], f"{'id' if same else 'attr'}:{attrs['names'][j]}",
               attrs["images"][j]) for i, j in idx)
-    inputs = {"id_dir": {"path": str(id_dir), "usable": len(ids["images"]), "skipped": ids["skipped"]}}
+    inputs = {"id_dir": {"path": str(id_dir), "usable": len(ids["images"]), "skipped": ids["skipped"],
+                         "reasons": ids["reasons"]}}
     if not same:
-        inputs["attr_dir"] = {"path": str(attr_dir), "usable": len(attrs["images"]), "skipped": attrs["skipped"]}
+        inputs["attr_dir"] = {"path": str(attr_dir), "usable": len(attrs["images"]), "skipped": attrs["skipped"],
+                              "reasons": attrs["reasons"]}
     return {"mode": "folders", "align": align, "inputs": inputs,
             **evaluate_pairs(generator_of(net), pairs, **kwargs)}
 
@@ -305,8 +332,14 @@ def evaluate(net, num_pairs: int = 100, seed: int = 0, dataset=None, id_dir=None
         result = evaluate_dataset(net, dataset, num_pairs, seed, **kwargs)
     if real is not None:
         result.setdefault("inputs", {})["real_dir"] = {"path": str(real_dir), "usable": real["count"],
-                                                       "skipped": real["skipped"]}
+                                                       "skipped": real["skipped"], "reasons": real["reasons"]}
     return result
+
+
+def _named(names, reasons, limit: int = 10) -> str:
+    """'a.png: truncated, sub: a folder' (at most `limit`, then 'and N more')."""
+    listed = [f"{n}: {reasons[n]}" if n in reasons else n for n in names[:limit]]
+    return ", ".join(listed) + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
 def report_markdown(result: dict) -> str:
@@ -328,7 +361,9 @@ def report_markdown(result: dict) -> str:
     md += ["", f"Pairs: {result['pairs']}; skipped without a detectable face: "
            f"{skipped['disentanglement']} (disentanglement), {skipped['reconstruction']} (reconstruction)."]
     for name, folder in result.get("inputs", {}).items():
-        lost = ", ".join(f"{len(v)} {k.replace('_', ' ')}" for k, v in folder["skipped"].items() if v)
+        why = folder.get("reasons", {})
+        lost = ", ".join(f"{len(v)} {k.replace('_', ' ')} ({_named(v, why)})" for k, v in folder["skipped"].items()
+                         if v)
         md.append(f"{name} {folder['path']}: {folder['usable']} usable images"
                   f"{'; skipped: ' + lost if lost else ''}.")
     return "\n".join(md) + "\n"

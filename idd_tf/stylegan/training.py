@@ -405,14 +405,22 @@ ImageSource = Callable[[int, int], np.ndarray]
 
 
 def folder_source(folder, resolution: int, seed: int = 0) -> ImageSource:
-    """Images of a folder (recursively), squared and resized to `resolution`; each epoch visits them
-    in a fresh order that is a pure function of (seed, epoch). Unreadable files fail loudly."""
+    """Images of a folder (recursively; every format Pillow reads, whatever the extension),
+    squared and resized to `resolution`; each epoch visits them in a fresh order that is a pure
+    function of (seed, epoch). Entries that are not usable images (not an image, a dangling link,
+    truncated where the header shows it, ...) are skipped and named in one warning; hidden entries
+    (.name) are ignored. A file that turns out unreadable when read fails loudly, naming it."""
+    import logging
     from pathlib import Path
 
     from idd_tf.utils import image_files
-    files = sorted(p for p in Path(folder).rglob("*") if p.suffix.lower() in image_files.IMAGE_SUFFIXES)
+    if not Path(folder).is_dir():
+        raise FileNotFoundError(f"no images under {folder}: not a folder")
+    files, skipped = image_files.scan_folder(folder, recursive=True, verify=False)   # headers only: fast
+    if skipped:
+        logging.warning("%s", skipped.summary(len(files) + len(skipped)))
     if not files:
-        raise FileNotFoundError(f"no images ({', '.join(image_files.IMAGE_SUFFIXES)}) under {folder}")
+        raise FileNotFoundError(f"no images under {folder}")
     n = len(files)
 
     @functools.lru_cache(maxsize=2)

@@ -1,14 +1,21 @@
 """Every kind of image file a user may hand the scripts: a correct result or a clear error naming
-the file; in folder mode bad files are skipped and counted and the batch goes on."""
+the file; in folder mode bad files are skipped and counted and the batch goes on.
+
+Folder and video modes (issue 30, item 4): every format Pillow reads is used whatever the file's
+extension; every unusable entry (not an image, truncated, a sub-folder, a dangling link, ...) is
+skipped and named in one summary line, and the batch goes on; any file name can be given (as it
+is, or in an @LIST file); every error names the file at fault."""
 
 import io
+import json
+import os
 import struct
 import zlib
 
 import numpy as np
 import pytest
 from conftest import run_script, run_script_here
-from PIL import Image
+from PIL import EpsImagePlugin, Image
 
 from idd_tf.method import data
 from idd_tf.utils import image_files
@@ -144,7 +151,7 @@ def test_folder_mode_skips_and_counts_bad_files(default_run, tmp_path, face_like
     proc = run_script_here("scripts/combine_grid.py", "--run", run, "--id", ids, "--attr_seeds", "0-1",
                            "--out", tmp_path / "grid.png")
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "skipped 4 unusable file(s); using 2" in proc.stdout
+    assert f"skipped 4 of 6 entries of {ids}: " in proc.stdout and "; using 2" in proc.stdout
     for name in ("empty.png", "notes.jpg", "tiny.png", "cut.jpg"):
         assert name in proc.stderr
     grid = image_files.load_image(tmp_path / "grid.png")
@@ -153,7 +160,7 @@ def test_folder_mode_skips_and_counts_bad_files(default_run, tmp_path, face_like
     proc = run_script_here("scripts/combine_grid.py", "--run", run, "--pairs", "--id", ids, "--attr", attrs,
                            "--outdir", tmp_path / "pairs")
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "wrote 2 pair outputs" in proc.stdout and "skipped 4 unusable pair(s)" in proc.stdout
+    assert "wrote 2 pair outputs" in proc.stdout and "skipped 4 of 6 pairs" in proc.stdout
     assert sorted(p.name for p in (tmp_path / "pairs").iterdir()) == ["good0.png", "good1.png"]
     # a driving folder for reenactment: unreadable frames skipped and counted
     proc = run_script_here("scripts/reenact.py", "--run", run, "--identity_seed", "3", "--driving", ids,
@@ -174,11 +181,248 @@ def test_train_landmarks_folder_skips_and_counts_bad_files(astronaut, tmp_path):
     (folder / "corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\nnot really")
     (folder / "empty.jpg").write_bytes(b"")
     Image.fromarray(astronaut[:16, :16]).save(folder / "tiny.png")
+    Image.fromarray(astronaut).save(folder / "c.tif")           # a TIFF: used, whatever its extension
+    (folder / "README.txt").write_text("photos for the landmark net\n")
+    (folder / "sub").mkdir()
+    (folder / "gone.png").symlink_to(folder / "deleted.png")    # a dangling link: skipped, not the end
+    (folder / ".DS_Store").write_bytes(b"\0\0\0\1Bud1")           # hidden: ignored
     proc = run_script("scripts/train_landmarks.py", "--images", folder, "--detect", "--out", tmp_path / "lnd",
                       "--epochs", 1, "--input_size", 32, "--base_filters", 4, "--batch_size", 2,
                       "--val_fraction", 0.5, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "skipped 3 unreadable file(s) of 5" in proc.stdout
-    for name in ("corrupt.png", "empty.jpg", "tiny.png"):
+    assert (f"skipped 6 of 9 entries of {folder}: README.txt (not an image), corrupt.png (truncated), "
+            "empty.jpg (empty file), gone.png (a dangling link), sub (a folder), tiny.png (too small: 16x16 px)"
+            in proc.stdout), proc.stdout
+    for name in ("corrupt.png", "empty.jpg", "tiny.png", "gone.png", "sub", "README.txt"):
         assert name in proc.stderr
+    assert ".DS_Store" not in proc.stdout + proc.stderr
     assert (tmp_path / "lnd" / "landmarks.weights.h5").is_file()
+    assert json.loads((tmp_path / "lnd" / "landmarks.json").read_text())["images"] == 3   # a.png, b.jpg, c.tif
+
+
+# ------------------------------------------------------------------------------------------------
+# Folder and video modes, file names, errors naming the file (issue 30, item 4)
+
+EPS = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 96 96\n0 0 moveto 96 96 lineto stroke\nshowpage\n%%EOF\n"
+NO_GHOSTSCRIPT = not EpsImagePlugin.has_ghostscript()
+
+
+def _awkward_folder(folder, face_like):
+    """A photo folder as users have them: images in formats and under names an extension filter
+    misses, and entries that are not usable. Returns (usable names in order, {skipped: reason})."""
+    folder.mkdir()
+    usable = {"a.tif": "TIFF", "b.gif": "GIF", "c.ppm": "PPM", "d": "PNG", "e.JPEG": "JPEG"}
+    for i, (name, fmt) in enumerate(usable.items()):
+        Image.fromarray(np.roll(face_like, 5 * i, axis=1)).save(folder / name, format=fmt)
+    (folder / "README.txt").write_text("my photos\n")
+    (folder / "sub").mkdir()
+    Image.fromarray(face_like).save(folder / "sub" / "inner.png")        # a sub-folder's images are not read
+    (folder / "gone.png").symlink_to(folder / "deleted.png")             # a dangling link
+    raw = _jpeg_bytes(face_like)
+    (folder / "cut.jpg").write_bytes(raw[: len(raw) // 3])               # truncated
+    (folder / ".DS_Store").write_bytes(b"\0\0\0\1Bud1")                   # hidden: ignored silently
+    skipped = {"README.txt": "not an image", "cut.jpg": "truncated", "gone.png": "a dangling link", "sub": "a folder"}
+    if NO_GHOSTSCRIPT:   # Pillow reads EPS through Ghostscript only
+        (folder / "doc.eps").write_bytes(EPS)
+        skipped["doc.eps"] = "EPS needs Ghostscript, which is not installed"
+    return list(usable), dict(sorted(skipped.items()))
+
+
+def _summary_names(skipped):
+    return ", ".join(f"{name} ({reason})" for name, reason in skipped.items())
+
+
+def test_folder_scan_takes_every_pillow_format_and_names_every_other_entry(tmp_path, face_like):
+    usable, skipped = _awkward_folder(tmp_path / "photos", face_like)
+    _png_header_only(tmp_path / "photos" / "bomb.png", 11000, 10000)   # refused from its header, no allocation
+    _png_header_only(tmp_path / "photos" / "bomb2.png", 30000, 30000)  # beyond Pillow's own limit
+    (tmp_path / "photos" / "empty.png").write_bytes(b"")
+    os.mkfifo(tmp_path / "photos" / "pipe")                             # opening it would block
+    paths, lost = image_files.scan_folder(tmp_path / "photos")
+    # a JPEG's truncation shows when it is decoded (the scan reads headers only): cut.jpg is
+    # skipped by the loop that reads it, as the tools do
+    assert [p.name for p in paths] == sorted(usable + ["cut.jpg"])
+    reasons = {os.path.basename(name): reason for name, reason, _ in lost.items}
+    assert reasons == {**{k: v for k, v in skipped.items() if k != "cut.jpg"},
+                       "bomb.png": "too large (11000x10000 px)", "bomb2.png": "too large (decompression bomb)",
+                       "empty.png": "empty file", "pipe": "not a regular file"}
+    for p in paths:   # each read as the image it holds, or named as unreadable
+        try:
+            assert image_files.load_image(p).shape == (96, 96, 3)
+        except ValueError as e:
+            lost.add_error(p, e)
+    summary = lost.summary(len(paths) + len(reasons))
+    assert summary.startswith(f"skipped {len(reasons) + 1} of {len(reasons) + 6} entries of {tmp_path / 'photos'}: ")
+    assert "cut.jpg (truncated)" in summary and "pipe (not a regular file)" in summary
+    assert ".DS_Store" not in summary
+
+
+def test_names_with_commas_and_list_files(tmp_path, face_like):
+    for name in ("Smith, John.png", "Doe, Jane.png", "plain.png"):
+        Image.fromarray(face_like).save(tmp_path / name)
+    (tmp_path / "ids.txt").write_text(f"{tmp_path / 'Smith, John.png'}\n\n{tmp_path / 'Doe, Jane.png'}\n")
+    assert image_files.input_paths(tmp_path / "Smith, John.png") == [tmp_path / "Smith, John.png"]
+    assert image_files.input_paths(f"@{tmp_path / 'ids.txt'}") == [tmp_path / "Smith, John.png",
+                                                                   tmp_path / "Doe, Jane.png"]
+    assert image_files.input_paths(f"{tmp_path / 'plain.png'}, {tmp_path / 'x.png'}") == [
+        tmp_path / "plain.png", tmp_path / "x.png"]
+    with pytest.raises(FileNotFoundError, match=r"image not found: .*Smith \(from .*@LIST"):
+        image_files.image_inputs(tmp_path / "Smith, Jon.png")       # a typo: the hint says how commas work
+    with pytest.raises(FileNotFoundError, match=r"list file not found: .*nolist\.txt"):
+        image_files.image_inputs(f"@{tmp_path / 'nolist.txt'}")
+
+
+def test_every_error_about_an_image_names_it(tmp_path, face_like):
+    (tmp_path / "sub.png").mkdir()
+    (tmp_path / "gone.png").symlink_to(tmp_path / "deleted.png")
+    os.mkfifo(tmp_path / "pipe.png")
+    for name, words in (("sub.png", "is a folder"), ("gone.png", "dangling link"), ("pipe.png", "not a regular file")):
+        with pytest.raises((ValueError, FileNotFoundError)) as e:
+            image_files.load_image(tmp_path / name)
+        assert str(tmp_path / name) in str(e.value) and words in str(e.value), str(e.value)
+        with pytest.raises((ValueError, FileNotFoundError)) as e:
+            data.prepare_face(tmp_path / name, 32, align=False)
+        assert str(tmp_path / name) in str(e.value)
+    if NO_GHOSTSCRIPT:
+        (tmp_path / "doc.eps").write_bytes(EPS)
+        with pytest.raises(ValueError, match=r"cannot read image .*doc\.eps: .*Ghostscript"):
+            image_files.load_image(tmp_path / "doc.eps")
+
+
+def test_grid_reads_every_format_and_skips_and_names_the_rest(default_run, tmp_path, face_like):
+    folder = tmp_path / "ids"
+    usable, skipped = _awkward_folder(folder, face_like)
+    proc = run_script_here("scripts/combine_grid.py", "--run", default_run["run"], "--id", folder,
+                           "--attr_seeds", "0", "--out", tmp_path / "grid.png")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    entries = len(usable) + len(skipped)
+    assert (f"skipped {len(skipped)} of {entries} entries of {folder}: {_summary_names(skipped)}; "
+            f"using {len(usable)}") in proc.stdout, proc.stdout
+    for name in skipped:   # and a warning each, with the whole message
+        assert f"skipped {folder / name}" in proc.stderr
+    assert ".DS_Store" not in proc.stdout + proc.stderr and "inner.png" not in proc.stdout + proc.stderr
+    grid = image_files.load_image(tmp_path / "grid.png")
+    assert grid.shape == (2 * 32, (len(usable) + 1) * 32, 3)   # every readable image is an identity
+
+
+def test_pairs_skip_and_name_unusable_and_unmatched_entries(default_run, tmp_path, face_like):
+    ids, attrs = tmp_path / "ids", tmp_path / "attrs"
+    usable, skipped = _awkward_folder(ids, face_like)
+    _awkward_folder(attrs, face_like)
+    (attrs / "e.JPEG").unlink()                                  # no partner for ids/e.JPEG
+    Image.fromarray(face_like).save(attrs / "only_attr.png")     # no partner in ids/
+    proc = run_script_here("scripts/combine_grid.py", "--run", default_run["run"], "--pairs", "--id", ids,
+                           "--attr", attrs, "--outdir", tmp_path / "pairs")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    expect = {**{n: f"ids/: {r}" for n, r in skipped.items()}, "e.JPEG": "not in attrs/",
+              "only_attr.png": "not in ids/"}
+    assert (f"skipped {len(expect)} of {len(expect) + 4} pairs: {_summary_names(dict(sorted(expect.items())))}"
+            in proc.stdout), proc.stdout
+    assert "wrote 4 pair outputs" in proc.stdout
+    assert sorted(p.name for p in (tmp_path / "pairs").iterdir()) == ["a.png", "b.png", "c.png", "d.png"]
+
+
+def test_reenact_frames_folder_skips_and_names_entries(default_run, tmp_path, face_like):
+    folder = tmp_path / "frames"
+    usable, skipped = _awkward_folder(folder, face_like)
+    proc = run_script_here("scripts/reenact.py", "--run", default_run["run"], "--identity_seed", "3",
+                           "--driving", folder, "--outdir", tmp_path / "out", "--novideo")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert f"skipped {len(skipped)} of {len(usable) + len(skipped)} frames of {folder}: {_summary_names(skipped)}" \
+        in proc.stdout, proc.stdout
+    assert f"wrote {len(usable)} frames" in proc.stdout
+    assert len(list((tmp_path / "out").glob("frame_*.png"))) == len(usable)
+
+
+def test_reenact_driving_file_that_is_a_broken_image_or_no_video_is_named(default_run, tmp_path, face_like):
+    raw = _jpeg_bytes(face_like)
+    (tmp_path / "cut.jpg").write_bytes(raw[: len(raw) // 2])     # OpenCV would decode a garbled frame
+    (tmp_path / "notes.txt").write_text("not a video\n" * 50)
+    for name, words in (("cut.jpg", "truncated"), ("notes.txt", "cannot read video")):
+        proc = run_script_here("scripts/reenact.py", "--run", default_run["run"], "--identity_seed", "3",
+                               "--driving", tmp_path / name, "--outdir", tmp_path / f"out_{name}")
+        assert proc.returncode == 1 and str(tmp_path / name) in proc.stderr and words in proc.stderr, proc.stderr
+        assert "Traceback" not in proc.stderr
+    Image.fromarray(face_like).save(tmp_path / "still.tif")     # a good image: one frame
+    proc = run_script_here("scripts/reenact.py", "--run", default_run["run"], "--identity_seed", "3",
+                           "--driving", tmp_path / "still.tif", "--outdir", tmp_path / "out_still", "--novideo")
+    assert proc.returncode == 0 and "wrote 1 frames" in proc.stdout, proc.stderr[-2000:]
+
+
+def test_any_file_name_can_be_given(default_run, tmp_path, face_like):
+    run = default_run["run"]
+    names = ("Smith, John.png", "Doe, Jane.png")
+    for i, name in enumerate(names):
+        Image.fromarray(np.roll(face_like, 9 * i, axis=0)).save(tmp_path / name)
+    (tmp_path / "ids.txt").write_text("".join(f"{tmp_path / n}\n" for n in names))
+    proc = run_script_here("scripts/combine_grid.py", "--run", run, "--id", tmp_path / names[0],
+                           "--attr_seeds", "0", "--out", tmp_path / "one.png")   # a comma in a single name
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert image_files.load_image(tmp_path / "one.png").shape == (64, 64, 3)
+    proc = run_script_here("scripts/combine_grid.py", "--run", run, "--id", f"@{tmp_path / 'ids.txt'}",
+                           "--attr_seeds", "0", "--out", tmp_path / "two.png")   # several, in a list file
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert image_files.load_image(tmp_path / "two.png").shape == (64, 96, 3)
+    proc = run_script_here("scripts/interpolate.py", "--run", run, "--id", f"@{tmp_path / 'ids.txt'}",
+                           "--attr_seeds", "0,1", "--steps", 2, "--space", "w", "--outdir", tmp_path / "interp")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    proc = run_script_here("scripts/reenact.py", "--run", run, "--identity", tmp_path / names[1],
+                           "--driving", tmp_path / names[0], "--outdir", tmp_path / "reenact", "--novideo")
+    assert proc.returncode == 0 and "wrote 1 frames" in proc.stdout, proc.stderr[-2000:]
+    proc = run_script_here("scripts/combine_grid.py", "--run", run, "--id", tmp_path / "Smith, Jon.png",
+                           "--attr_seeds", "0", "--out", tmp_path / "typo.png")
+    assert proc.returncode == 1 and "@LIST" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_errors_name_the_file_at_fault(default_run, tmp_path, face_like):
+    run = default_run["run"]
+    Image.fromarray(face_like).save(tmp_path / "good.png")
+    raw = _jpeg_bytes(face_like)
+    (tmp_path / "bad.jpg").write_bytes(raw[: len(raw) // 2])
+    bad_only = tmp_path / "bad_only"
+    bad_only.mkdir()
+    (bad_only / "x.png").write_text("not an image")
+    (bad_only / "y.jpg").symlink_to(tmp_path / "deleted.jpg")
+    cases = [
+        (("scripts/interpolate.py", "--id", f"{tmp_path / 'good.png'},{tmp_path / 'bad.jpg'}", "--attr_seeds", "0,1",
+          "--outdir", tmp_path / "i"), [str(tmp_path / "bad.jpg"), "truncated"]),
+        (("scripts/combine_grid.py", "--pairs", "--id", tmp_path / "good.png", "--attr", bad_only, "--outdir",
+          tmp_path / "p"), [str(tmp_path / "good.png"), "not a folder"]),
+        (("scripts/evaluate.py", "--id_dir", bad_only, "--out", tmp_path / "e"), ["x.png (not an image)",
+                                                                                 "y.jpg (a dangling link)"]),
+        (("scripts/reenact.py", "--identity_seed", "3", "--driving", bad_only, "--outdir", tmp_path / "r"),
+         [str(bad_only / "x.png"), str(bad_only / "y.jpg"), f"no frame of {bad_only}"]),
+    ]
+    for (script, *args), words in cases:
+        proc = run_script_here(script, "--run", run, *args)
+        assert proc.returncode == 1 and "Traceback" not in proc.stderr, (script, proc.stderr[-2000:])
+        assert all(w in proc.stdout + proc.stderr for w in words), (script, words, proc.stdout, proc.stderr)
+
+
+def test_align_folder_reads_every_format_and_names_faceless_and_unusable_entries(default_run, astronaut, tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    Image.fromarray(astronaut).save(folder / "astronaut.tif")
+    Image.new("RGB", (96, 96), (90, 90, 90)).save(folder / "blank.webp")
+    (folder / "sub").mkdir()
+    (folder / "gone.jpg").symlink_to(folder / "deleted.jpg")
+    (folder / "notes.txt").write_text("no faces here")
+    proc = run_script_here("scripts/combine_grid.py", "--run", default_run["run"], "--id", folder, "--align",
+                           "--attr_seeds", "0", "--out", tmp_path / "grid.png")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert (f"skipped 4 of 5 entries of {folder}: blank.webp (no face found), gone.jpg (a dangling link), "
+            "notes.txt (not an image), sub (a folder); using 1") in proc.stdout, proc.stdout
+    assert image_files.load_image(tmp_path / "grid.png").shape == (64, 64, 3)
+
+
+def test_evaluate_folder_reads_every_format_and_names_skipped_entries(default_run, tmp_path, face_like):
+    folder = tmp_path / "ids"
+    usable, skipped = _awkward_folder(folder, face_like)
+    proc = run_script_here("scripts/evaluate.py", "--run", default_run["run"], "--id_dir", folder, "--num_pairs", 2,
+                           "--best_worst", 0, "--out", tmp_path / "eval")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    inputs = json.loads((tmp_path / "eval" / "metrics.json").read_text())["inputs"]["id_dir"]
+    assert inputs["usable"] == len(usable)
+    assert inputs["reasons"] == skipped and sorted(inputs["skipped"]["unreadable"]) == sorted(skipped)
+    md = (tmp_path / "eval" / "metrics.md").read_text()
+    assert f"{len(skipped)} unreadable (" in md and all(f"{n}: {r}" in md for n, r in skipped.items()), md
