@@ -17,7 +17,7 @@ from idd_tf.method.config import (
     OptimConfig,
     TrainConfig,
 )
-from idd_tf.method.faces import FFHQ_FACE_BOX
+from idd_tf.method.landmark_nets import FACE_API_FACE_BOX
 from idd_tf.stylegan.config import STYLEGAN_PRESETS, StyleGANConfig
 
 # The toy world's shipped parts (repository folder stylegan_weights/toy/, a model card beside each).
@@ -59,12 +59,17 @@ def relocate_toy_weights(config: "TrainConfig") -> "TrainConfig":
     return config.replace(**changes) if changes else config
 
 
+# not official (a third-party 160-px net nobody can download): face-api's, shipped, on the face box
+# it reads best (docs/decisions.md#e_lnd-face-apis-net); the dlib-distilled net: --set landmarks.arch=cnn
+FACE_API_LANDMARKS = LandmarkConfig(arch="face_api_68", face_box=FACE_API_FACE_BOX)
+
 TRAIN_PRESETS: dict[str, TrainConfig] = {
-    # The official setting at 256 (batch 6): every value is the official code's (docs/fidelity.md).
-    "ffhq256": TrainConfig(stylegan=STYLEGAN_PRESETS["ffhq256"]),
+    # The official setting at 256 (batch 6): every value is the official code's (docs/fidelity.md) but E_lnd.
+    "ffhq256": TrainConfig(stylegan=STYLEGAN_PRESETS["ffhq256"], landmarks=FACE_API_LANDMARKS),
     # The official setting at 1024 (learning rates 1e-5 / 1e-6 / 4e-6, trainer.py l.23), but for the batch.
     "ffhq1024": TrainConfig(
         stylegan=STYLEGAN_PRESETS["ffhq1024"],
+        landmarks=FACE_API_LANDMARKS,
         batch_size=2,  # not official (6): memory at 1024 px (docs/decisions.md#ffhq1024-batch-2)
         optim=OptimConfig(lr_nonadv=1e-5, lr_adv=1e-6, lr_disc=4e-6)),  # official
     # The official setting at 256 with the networks idd-tf has built in, so only the StyleGAN pickle
@@ -73,9 +78,7 @@ TRAIN_PRESETS: dict[str, TrainConfig] = {
         stylegan=STYLEGAN_PRESETS["ffhq256"],
         # not official (VGGFace2 ResNet-50, 512-d): dlib's ResNet, 128-d, installed (docs/decisions.md#ffhq256_builtin)
         id_encoder=IdEncoderConfig(arch="dlib_resnet"),
-        # not official (a net distilled from dlib): face-api's, shipped (docs/decisions.md#ffhq256_builtin)
-        # on the FFHQ face box, as face-api sees detector boxes (NME 0.30 -> 0.20 on aligned photos)
-        landmarks=LandmarkConfig(arch="face_api_68", face_box=FFHQ_FACE_BOX)),
+        landmarks=FACE_API_LANDMARKS),
     # The default run (`python scripts/train.py`): the toy world, no downloads, every frozen part trained
     # (the toy StyleGAN, E_id and E_lnd), a 1,000-step CPU run (docs/toy_world.md).
     "toy": TrainConfig(

@@ -137,9 +137,10 @@ def test_arch_rule_and_the_default_stays_cnn(tmp_path):
     assert LandmarkConfig().arch == "cnn"
     with pytest.raises(ConfigError, match="landmarks.arch"):
         TrainConfig(landmarks=LandmarkConfig(arch="mediapipe"))
-    for name, cfg in TRAIN_PRESETS.items():   # the built-in preset's E_lnd is this net, on the face box
-        assert cfg.landmarks.arch == ("face_api_68" if name == "ffhq256_builtin" else "cnn"), name
-    assert TRAIN_PRESETS["ffhq256_builtin"].landmarks.face_box == (0.22, 0.30, 0.78, 0.86)
+    for name, cfg in TRAIN_PRESETS.items():   # every real preset's E_lnd is this net, on its measured box
+        real = name.startswith("ffhq")
+        assert cfg.landmarks.arch == ("face_api_68" if real else "cnn"), name
+        assert cfg.landmarks.face_box == ((0.16, 0.28, 0.84, 0.96) if real else None), name
     # a CNN weight file is refused by the face-api arch (the config json beside it says why)
     cnn = encoders.landmark_net(32, 8)
     cnn.save_weights(tmp_path / "face_api_68.weights.h5")

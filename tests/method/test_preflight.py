@@ -6,8 +6,8 @@ from conftest import FIXTURE_PKL, ROOT, run_script_here
 
 from idd_tf.method.presets import TRAIN_PRESETS
 
-ENCODER_FLAGS = {"--vggface2": "id_encoder.weights", "--inception": "attr_encoder.weights",
-                 "--landmarks": "landmarks.weights"}
+# the files a real preset needs besides the pickle (E_lnd is built in: face-api's net, shipped)
+ENCODER_FLAGS = {"--vggface2": "id_encoder.weights", "--inception": "attr_encoder.weights"}
 
 
 def test_real_preset_without_encoder_weights_refuses_before_any_work(tmp_path):
@@ -17,6 +17,7 @@ def test_real_preset_without_encoder_weights_refuses_before_any_work(tmp_path):
     assert proc.returncode != 0
     for flag, field in ENCODER_FLAGS.items():
         assert flag in proc.stderr and field in proc.stderr, (flag, proc.stderr[-2000:])
+    assert "--landmarks" not in proc.stderr
     assert "--allow_random_encoders" in proc.stderr and "Traceback" not in proc.stderr
     assert not runs.exists() and not dataset.exists()  # no run directory, no dataset generation
 
