@@ -33,7 +33,12 @@ VARIANTS = {
     "cross_1": ["cross_every=1"],          # I_id != I_attr on every step (L_rec never active)
     "cross_2": ["cross_every=2"],
     "cross_6": ["cross_every=6"],          # full = 3 (the official --cross_frequency)
+    # Issue 28's levers for rendered pairs (the photo analog), docs/toy_world.md#rendered-pairs-levers.
+    "psi_1": ["truncation_psi=1.0"],       # untruncated training data: the whole range the GAN covers
+    "data_20k": ["dataset_size=20000"],    # 4x the generated images
 }
+# Settings that change the generated data: such a variant gets its own dataset folder.
+DATA_FIELDS = ("truncation_psi", "truncation_cutoff", "dataset_size", "seed")
 
 FLAGS = flags.FLAGS
 
@@ -85,20 +90,21 @@ def app_main(argv):
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     for variant in FLAGS.variants:
+        own_data = any(v.split("=")[0] in DATA_FIELDS for v in VARIANTS[variant])
         if not finished(out / variant):
             try:
-                train(out / variant, variant, out / "dataset")
+                train(out / variant, variant, out / (f"dataset-{variant}" if own_data else "dataset"))
             except RuntimeError as e:
                 raise UserError(e) from e
     evaluator = toynets.load_net(presets.TOY_WEIGHTS_DIR, "evaluator")
+    toy = presets.TRAIN_PRESETS["toy"]   # every variant scored on the same generated pairs
     results = {}
     for variant in FLAGS.variants:
         run = model.load_run(out / variant)
-        cfg = run["config"]
         print(f"[{variant}] evaluating {run['checkpoint']} on {FLAGS.num_pairs} pairs per source", flush=True)
         written = toy_protocol.write_evaluation(
             run["model"], run["stylegan"], evaluator, out / variant / "eval", n=FLAGS.num_pairs,
-            seed=FLAGS.seed, psi=cfg.truncation_psi, cutoff=cfg.truncation_cutoff, mixing=variant == "full",
+            seed=FLAGS.seed, psi=toy.truncation_psi, cutoff=toy.truncation_cutoff, mixing=variant == "full",
             title=f"Toy-world evaluation of {variant} ({Path(run['checkpoint']).name})",
             header={"run": str(out / variant), "checkpoint": run["checkpoint"]})
         results[variant] = written["result"]

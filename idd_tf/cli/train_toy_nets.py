@@ -35,6 +35,8 @@ def define_flags():
     flags.DEFINE_string("card_command", None, "the command the model card and report name (default: this "
                         "invocation; build_toy_world.py names its own step, without its machine's paths)")
     flags.DEFINE_integer("steps", None, "training steps (default: per net, see SETTINGS)")
+    flags.DEFINE_bool("augment", None, "E_id / E_lnd: photo-like degradations of their training renders "
+                      "(idd_tf/toy/augment.py; default: SETTINGS)")
     flags.DEFINE_integer("checkpoint_every", 100, "steps between checkpoints")
     flags.DEFINE_integer("log_every", 50, "steps between progress lines")
 
@@ -42,9 +44,9 @@ def define_flags():
 # Per net: architecture (toynets constructor arguments), training and held-out set sizes.
 SETTINGS = {
     "id": {"arch": {}, "steps": 1200, "batch": 64, "lr": 2e-3, "persons": 1000, "fresh": 16,
-           "window": 4096, "margin": 0.25, "scale": 24.0},
+           "window": 4096, "margin": 0.25, "scale": 24.0, "augment": False},
     "lnd": {"arch": {}, "steps": 2400, "batch": 64, "lr": 2e-3, "persons": 1_000_000, "fresh": 16,
-            "window": 4096},
+            "window": 4096, "augment": False},
     # The evaluator's factor heads see a million people (1000 gave R^2 < 0.9 on most identity
     # factors: they memorised 1000 values); its CosFace embedding trains on the half of the renders
     # drawn from 1000 labelled people. 40,000 steps (44 min on 2 cores). In world v1 the factors
@@ -79,19 +81,26 @@ def settings(net):
             s["labelled_persons"] = QUICK_LABELLED
     if FLAGS.steps:
         s["steps"] = FLAGS.steps
+    if FLAGS.augment is not None:
+        if "augment" not in s:
+            raise UserError(f"--augment applies to the id and lnd nets, not {net}")
+        s["augment"] = FLAGS.augment
     return s
 
 
 def make_step_fn(net, model, head, opt, s):
     import tensorflow as tf
 
+    from idd_tf.toy import augment as toy_augment
     from idd_tf.toy import nets as toynets
 
     weights = tf.constant(toynets.target_weights(s.get("factor_weights", {})))
 
     @tf.function(autograph=False)   # Python branches only (on `net`); converting the nets' code is slow
-    def step_fn(images, labels, lr):
+    def step_fn(images, labels, lr, seed):
         opt.learning_rate.assign(lr)
+        if s.get("augment"):   # photo-like variety (toy/augment.py); no shift: it would move the landmarks
+            images = toy_augment.degrade(images, seed, max_shift=0 if net == "lnd" else 2)
         with tf.GradientTape() as tape:
             out = model(images, training=True)
             logs = {}
@@ -186,7 +195,8 @@ def train(net, s):
             for step in range(start, s["steps"]):
                 images, labels = batch_inputs(net, stream.batch(step))
                 lr = toynet_training.learning_rate(step, s["steps"], s["lr"])
-                logs = step_fn(tf.constant(images), labels, tf.constant(lr, tf.float32))
+                logs = step_fn(tf.constant(images), labels, tf.constant(lr, tf.float32),
+                               tf.constant([toynets.SEEDS[net], step], tf.int32))
                 step_var.assign(step + 1)
                 seen_var.assign_add(s["batch"])
                 wall_var.assign(wall0 + time.time() - session_t0)

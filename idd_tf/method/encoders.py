@@ -193,7 +193,7 @@ def _tiny_attr_backbone(input_size):
     return keras.Model(inp, x, name="tiny_attr")
 
 
-def _small_attr_backbone(input_size, widths, code_size):
+def small_attr_backbone(input_size, widths, code_size):
     """Strided 3x3 convs (LReLU 0.2) down to 4x4, flattened, one dense layer: unlike global
     average pooling, the flatten keeps *where* features are (pose, mouth, light side), which a
     shallow net cannot otherwise carry; InceptionV3's depth does that for the real presets."""
@@ -207,6 +207,19 @@ def _small_attr_backbone(input_size, widths, code_size):
     x = keras.layers.Dense(code_size, name="code")(x)
     x = keras.layers.LeakyReLU(0.2)(x)
     return keras.Model(inp, x, name="small_attr")
+
+
+def _load_backbone_weights(backbone, path, what):
+    """`backbone.load_weights(path)` with errors that name the file and what it was meant for."""
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"{what} weight file not found: {path}")
+    if not str(path).endswith(".weights.h5"):
+        raise ValueError(f"{what} weights must be a Keras .weights.h5 file of its backbone: {path}")
+    try:
+        backbone.load_weights(path)
+    except ValueError as e:   # Keras: layer count / shape mismatch
+        raise ValueError(f"{path} does not hold the {what} backbone of this config "
+                         f"(widths, code size, input size): {str(e)[:300]}") from e
 
 
 class AttributeEncoder(keras.Model):
@@ -227,10 +240,10 @@ class AttributeEncoder(keras.Model):
                 include_top=False, weights=config.weights, pooling="avg",
                 input_shape=(config.input_size, config.input_size, 3))
         elif config.arch in ("tiny", "small"):
-            if config.weights:
-                raise ValueError(f"arch={config.arch!r} has no pretrained weights")
             self.backbone = (_tiny_attr_backbone(config.input_size) if config.arch == "tiny" else
-                             _small_attr_backbone(config.input_size, config.small_widths, config.small_code))
+                             small_attr_backbone(config.input_size, config.small_widths, config.small_code))
+            if config.weights:   # a pretrained backbone (e.g. the toy world's, toy/attr_pretraining.py)
+                _load_backbone_weights(self.backbone, config.weights, f"arch={config.arch!r} E_attr")
         else:
             raise ValueError(f"unknown attribute encoder arch {config.arch!r}")
         self.embedding_size = int(self.backbone.output.shape[-1])

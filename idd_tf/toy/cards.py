@@ -228,6 +228,15 @@ def kept_made_section(card_file):
                      if not line.startswith("- Held-out numbers re-measured"))
 
 
+def augment_text(net, s) -> str:
+    """The card's words on the photo-like degradations of the training renders (toy/augment.py)."""
+    if not s.get("augment"):
+        return ""
+    shift = "" if net == "lnd" else ", a shift of up to 2 px"
+    return (";\n  each batch degraded per image as photos vary (`toy/augment.py`): a blur or sharpening, a "
+            f"resampling through a smaller size{shift}, Gaussian noise")
+
+
 def made_section(net, s, result, eval_s, command):
     """The card's "How it was made" section, for a net trained by this invocation (`command`)."""
     from idd_tf.toy import nets as toynets
@@ -239,7 +248,8 @@ def made_section(net, s, result, eval_s, command):
 - Data: `toyworld.person_example(person, view, seed={toynets.SEEDS[net]})`, people 0..{s['persons'] - 1}\
 {labelled_text(s)},
   rendered on the fly at 64 px in a background thread; each step {s['fresh']} new renders, a batch of
-  {s['batch']} drawn from the last {s['window']} ({s['steps'] * s['fresh'] + s['window']} distinct renders in all).
+  {s['batch']} drawn from the last {s['window']} ({s['steps'] * s['fresh'] + s['window']} distinct renders \
+in all){augment_text(net, s)}.
 - Loss: {loss_text(net, s)}.
 - Optimiser: Adam, lr {s['lr']} (linear warm-up over 5% of the steps, cosine decay to 2%).
 - Steps: {result['steps']}, batch {s['batch']}, images seen {result['images_seen']}

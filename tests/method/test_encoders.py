@@ -1,9 +1,12 @@
 """Encoders at random init, and loading Keras-2 .h5 files written in the real files' layer naming."""
 
+import dataclasses
+
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import ROOT
 from keras2_h5 import write_keras2_weights
 
 from idd_tf.method import encoders
@@ -117,7 +120,7 @@ def test_inception_v3_attribute_encoder_and_h5(tmp_path):
 
 def test_small_attribute_encoder_flattens_a_4x4_map():
     """arch="small" (the toy world's E_attr): strided convs down to 4x4, flattened (the layout of
-    the features is kept, unlike average pooling), one dense code; no pretrained weights."""
+    the features is kept, unlike average pooling), one dense code."""
     cfg = AttrEncoderConfig(arch="small", input_size=32, small_widths=(8, 16, 16), small_code=24)
     enc = encoders.AttributeEncoder(cfg)
     assert enc.embedding_size == 24
@@ -132,8 +135,26 @@ def test_small_attribute_encoder_flattens_a_4x4_map():
     moved = np.roll(blob, (16, 16), axis=(1, 2))
     a, b = enc(blob).numpy(), enc(moved).numpy()
     assert np.abs(a - b).max() > 0.1 * np.abs(a).max()
-    with pytest.raises(ValueError, match="no pretrained weights"):
-        encoders.AttributeEncoder(AttrEncoderConfig(arch="small", weights="x.h5"))
+    with pytest.raises(FileNotFoundError, match="x.weights.h5"):
+        encoders.AttributeEncoder(AttrEncoderConfig(arch="small", weights="x.weights.h5"))
+
+
+def test_small_attribute_encoder_loads_a_pretrained_backbone(tmp_path):
+    """arch="small" with `weights`: a .weights.h5 of its backbone (e.g. the toy world's render
+    autoencoder's encoder) is loaded; a backbone of other widths is refused naming the file."""
+    cfg = AttrEncoderConfig(arch="small", input_size=32, small_widths=(8, 16, 16), small_code=24)
+    path = tmp_path / "attr.weights.h5"
+    keras.utils.set_random_seed(1)
+    source = encoders.small_attr_backbone(32, (8, 16, 16), 24)
+    source.save_weights(path)
+    enc = encoders.AttributeEncoder(dataclasses.replace(cfg, weights=str(path)))
+    x = np.random.RandomState(0).uniform(-1, 1, (2, 32, 32, 3)).astype(np.float32)
+    np.testing.assert_allclose(enc(x).numpy(), source(x).numpy(), rtol=1e-6, atol=1e-6)
+    assert enc.trainable_variables   # fine-tuned by the method, as the paper's E_attr
+    with pytest.raises(ValueError, match="attr.weights.h5 does not hold"):
+        encoders.AttributeEncoder(dataclasses.replace(cfg, small_widths=(8, 16, 32), weights=str(path)))
+    with pytest.raises(ValueError, match=".weights.h5 file"):
+        encoders.AttributeEncoder(dataclasses.replace(cfg, weights=str(ROOT / "README.md")))
 
 
 def test_landmark_encoder_forms(tmp_path):

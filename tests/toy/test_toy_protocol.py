@@ -185,16 +185,19 @@ def test_toy_table_trains_scores_and_tables_variants(tmp_path):
     out = tmp_path / "table"
     small = ["--set", "dataset_size=32", "--set", "shard_size=16", "--set", "validate_every=0",
              "--set", "batch_size=4", "--set", "image_every=0"]
-    proc = run_script("scripts/toy_table.py", "--out", out, "--steps", 2, "--variants", "full,w_plus",
+    proc = run_script("scripts/toy_table.py", "--out", out, "--steps", 2, "--variants", "full,psi_1",
                       "--num_pairs", 8, *small, timeout=1200)
     assert proc.returncode == 0, proc.stderr[-3000:]
     table = json.loads((out / "table.json").read_text())
-    assert "[full] train.py" in proc.stdout and "[w_plus] train.py" in proc.stdout
-    assert list(table) == ["full", "w_plus"]
+    assert "[full] train.py" in proc.stdout and "[psi_1] train.py" in proc.stdout
+    assert list(table) == ["full", "psi_1"]
     assert table["full"]["generated"]["copy I_attr"]["norm_id"] == 1.0
-    assert table["full"]["best_mixing"] and not table["w_plus"]["mixing_curve"]
+    assert table["full"]["best_mixing"] and not table["psi_1"]["mixing_curve"]
+    # a variant that changes the data gets its own dataset; both are scored on the same pairs
+    assert json.loads((out / "psi_1" / "config.json").read_text())["dataset"] == str(out / "dataset-psi_1")
+    assert table["psi_1"]["psi"] == table["full"]["psi"] == 0.7
     md = (out / "table.md").read_text()
-    assert "| full |" in md and "| w_plus |" in md and "| copy I_id |" in md and "| ground truth |" in md
+    assert "| full |" in md and "| psi_1 |" in md and "| copy I_id |" in md and "| ground truth |" in md
     assert (out / "full" / "eval" / "grid_rendered.png").is_file()
     # an existing table is kept without --overwrite; with it, finished runs are not trained again
     refused = run_script("scripts/toy_table.py", "--out", out, "--steps", 2, "--variants", "full", timeout=600)
