@@ -50,6 +50,8 @@ def define_flags():
     flags.DEFINE_integer("num_pairs", 500, "pairs per source in the evaluation")
     flags.DEFINE_integer("seed", 0, "evaluation pairs")
     flags.DEFINE_multi_string("set", [], "a config change applied to every variant (e.g. batch_size=8)")
+    flags.DEFINE_bool("bound", False, "also score the ideal renders projected into the toy StyleGAN (W, W+): "
+                      "what any encoder into it could reach (with the first variant's evaluation; minutes)")
     flags.DEFINE_bool("overwrite", False, "replace an earlier table (training always continues where it stopped)")
 
 
@@ -105,6 +107,7 @@ def app_main(argv):
         written = toy_protocol.write_evaluation(
             run["model"], run["stylegan"], evaluator, out / variant / "eval", n=FLAGS.num_pairs,
             seed=FLAGS.seed, psi=toy.truncation_psi, cutoff=toy.truncation_cutoff, mixing=variant == "full",
+            bound=FLAGS.bound and variant == FLAGS.variants[0],
             title=f"Toy-world evaluation of {variant} ({Path(run['checkpoint']).name})",
             header={"run": str(out / variant), "checkpoint": run["checkpoint"]})
         results[variant] = written["result"]

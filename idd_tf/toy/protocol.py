@@ -59,6 +59,32 @@ def method(net):
     return generate
 
 
+def project(G, images_u8, w_plus: bool = False, steps: int = 300, lr: float = 0.05, batch: int = 128) -> np.ndarray:
+    """The toy StyleGAN's closest reach to `images_u8`: w (one for every layer, or one per layer
+    with `w_plus`) from `dlatent_avg`, Adam on the pixels' mean squared error, const noise; uint8
+    images of the ws found. Applied to the ideal renders it bounds what any encoder into this
+    StyleGAN can output (by pixels; it never sees the evaluator)."""
+    import tensorflow as tf
+    layers = G.num_layers if w_plus else 1
+    out = []
+    for i in range(0, len(images_u8), batch):
+        target = tf.constant(stylegan.from_uint8(images_u8[i:i + batch]))
+        w = tf.Variable(np.tile(G.dlatent_avg.numpy()[None, None], [len(target), layers, 1]))
+        opt = tf.keras.optimizers.Adam(lr)
+
+        @tf.function
+        def step():
+            with tf.GradientTape() as tape:
+                ws = w if w_plus else tf.tile(w, [1, G.num_layers, 1])
+                loss = tf.reduce_mean(tf.square(G.synthesis(ws, noise_mode="const") - target))
+            opt.apply_gradients([(tape.gradient(loss, w), w)])
+
+        for _ in range(steps):
+            step()
+        out.append(synthesize(G, w.numpy() if w_plus else np.tile(w.numpy(), [1, G.num_layers, 1])))
+    return np.concatenate(out)
+
+
 def style_mix(ws_coarse, ws_fine, crossover: int) -> np.ndarray:
     """StyleGAN's style mixing: layers < crossover from `ws_coarse`, the rest from `ws_fine`."""
     return np.concatenate([ws_coarse[:, :crossover], ws_fine[:, crossover:]], axis=1)
@@ -122,7 +148,7 @@ def sum_against_mixing(generated: dict, curve: list, resamples: int = 1000, seed
 
 
 def evaluate(net, G, evaluator, n: int = 500, seed: int = 0, psi: float = 0.7, cutoff: int = 8,
-             mixing: bool = True, progress=None) -> dict:
+             mixing: bool = True, bound: bool = False, progress=None) -> dict:
     """The whole protocol for one trained model. `progress(message, stage, stages)` is called
     before each stage (for a progress bar).
 
@@ -132,9 +158,11 @@ def evaluate(net, G, evaluator, n: int = 500, seed: int = 0, psi: float = 0.7, c
     "generated_pairs" every generated pair's "id", "attr" and "method" output (uint8 [n, R, R, 3],
     in the order of each row's "_per_pair" arrays)}. Scores: see
     `toy_evaluation.disentanglement_scores`, plus fid/kid (evaluator features of I_out vs renders)
-    and, on rendered pairs, truth_psnr/ms_ssim/l1 against the ideal render.
+    and, on rendered pairs, truth_psnr/ms_ssim/l1 against the ideal render. With `bound`, the
+    rendered pairs get two rows more: the ideal render projected into the StyleGAN (`project`, W
+    and W+), what any encoder into it could reach at best by pixels.
     """
-    stages = 4 + (G.num_layers - 1 if mixing else 0)
+    stages = 4 + (G.num_layers - 1 if mixing else 0) + (2 if bound else 0)
     count = iter(range(stages))
 
     def say(message):
@@ -184,6 +212,11 @@ def evaluate(net, G, evaluator, n: int = 500, seed: int = 0, psi: float = 0.7, c
             "copy I_attr": _row(evaluator, pi, pa, p["attr"], ref_feats, p["truth"]),
             "copy I_id": _row(evaluator, pi, pa, p["id"], ref_feats, p["truth"]),
             "ground truth": _row(evaluator, pi, pa, p["truth"], ref_feats, p["truth"])}
+    if bound:
+        for w_plus, space in ((False, "W"), (True, "W+")):
+            name = f"ideal render projected into G ({space})"
+            say(f"{name} ({n})")
+            rend[name] = _row(evaluator, pi, pa, project(G, p["truth"], w_plus), ref_feats, p["truth"])
     normalise_table(rend)
 
     say("reconstruction")
@@ -436,7 +469,7 @@ def best_worst(result: dict, title: str, count: int = 4) -> np.ndarray:
 
 
 def write_evaluation(net, G, evaluator, out_dir, *, n: int = 500, seed: int = 0, psi: float = 0.7,
-                     cutoff: int = 8, mixing: bool = True, best_worst_count: int = 4,
+                     cutoff: int = 8, mixing: bool = True, bound: bool = False, best_worst_count: int = 4,
                      title: str = "Toy-world evaluation", header: dict | None = None, progress=None) -> dict:
     """`evaluate` + `pictures`, written to `out_dir` (atomically): eval.json (`header`, the
     targets, the scores), eval.md, grid_generated / grid_rendered / interpolation / w_pca .png and,
@@ -448,7 +481,7 @@ def write_evaluation(net, G, evaluator, out_dir, *, n: int = 500, seed: int = 0,
     from idd_tf.utils import fileio
     out_dir = Path(out_dir)
     result = evaluate(net, G, evaluator, n=n, seed=seed, psi=psi, cutoff=cutoff, mixing=mixing,
-                      progress=progress)
+                      bound=bound, progress=progress)
     sheet = best_worst(result, f"{title}: generated pairs, best and worst of {n} by the toy evaluator",
                        best_worst_count) if best_worst_count else None
     images = pictures(net, G, seed, psi, cutoff, pca_pairs=min(n, 200))

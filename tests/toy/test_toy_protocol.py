@@ -111,6 +111,28 @@ def test_protocol_on_a_model_that_copies_the_attribute_image(tmp_path):
     assert f"full's norm sum minus the best style mixing's: {b['difference']:+.3f}" in table
 
 
+def test_projection_finds_the_stylegans_own_images_and_bounds_rendered_pairs():
+    """`project` recovers the StyleGAN's own samples (W: their w is in reach) far better than it
+    starts; with bound=True the rendered pairs get the two projection rows, normalised like the rest."""
+    from idd_tf.toy import nets as toynets
+    G = gt.build_networks(sg_config.GAN_PRESETS["quick"], seed=0)["Gs"]
+    G.dlatent_avg.assign(G.mean_latent(64))
+    g = tp.generated_pairs(G, 4, 5, 1.0, 8)["id"]
+
+    def psnr(a, b):
+        mse = ((a.astype(float) - b) ** 2).mean((1, 2, 3))
+        return float(np.mean(10 * np.log10(255.0 ** 2 / np.maximum(mse, 1e-10))))
+    start = tp.synthesize(G, np.tile(G.dlatent_avg.numpy()[None, None], [4, G.num_layers, 1]))
+    found = tp.project(G, g, steps=100)
+    assert psnr(found, g) > psnr(start, g) + 3, (psnr(found, g), psnr(start, g))
+    assert tp.project(G, g[:2], w_plus=True, steps=5).shape == g[:2].shape
+    evaluator = toynets.load_net(SHIPPED, "evaluator")
+    r = tp.evaluate(CopyAttr(), G, evaluator, n=4, seed=3, mixing=False, bound=True)
+    for space in ("W", "W+"):
+        row = r["rendered"][f"ideal render projected into G ({space})"]
+        assert row["norm_sum"] == pytest.approx(row["norm_id"] + row["norm_attr"]) and "truth_psnr" in row
+
+
 def test_swap_grid_layout_and_truth():
     ids = np.stack([np.full((4, 4, 3), v, np.uint8) for v in (10, 20, 30)])
     attrs = np.stack([np.full((4, 4, 3), v, np.uint8) for v in (100, 200)])
