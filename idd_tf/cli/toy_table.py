@@ -36,6 +36,7 @@ VARIANTS = {
     # Issue 28's levers for rendered pairs (the photo analog), docs/toy_world.md#rendered-pairs-levers.
     "psi_1": ["truncation_psi=1.0"],       # untruncated training data: the whole range the GAN covers
     "data_20k": ["dataset_size=20000"],    # 4x the generated images
+    "augment": ["augment=true"],           # the encoders' inputs degraded in training (method/augment.py)
 }
 # Settings that change the generated data: such a variant gets its own dataset folder.
 DATA_FIELDS = ("truncation_psi", "truncation_cutoff", "dataset_size", "seed")

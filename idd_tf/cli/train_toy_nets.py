@@ -36,7 +36,7 @@ def define_flags():
                         "invocation; build_toy_world.py names its own step, without its machine's paths)")
     flags.DEFINE_integer("steps", None, "training steps (default: per net, see SETTINGS)")
     flags.DEFINE_bool("augment", None, "E_id / E_lnd: photo-like degradations of their training renders "
-                      "(idd_tf/toy/augment.py; default: SETTINGS)")
+                      "(idd_tf/method/augment.py; default: SETTINGS)")
     flags.DEFINE_integer("checkpoint_every", 100, "steps between checkpoints")
     flags.DEFINE_integer("log_every", 50, "steps between progress lines")
 
@@ -91,7 +91,7 @@ def settings(net):
 def make_step_fn(net, model, head, opt, s):
     import tensorflow as tf
 
-    from idd_tf.toy import augment as toy_augment
+    from idd_tf.method import augment
     from idd_tf.toy import nets as toynets
 
     weights = tf.constant(toynets.target_weights(s.get("factor_weights", {})))
@@ -99,8 +99,8 @@ def make_step_fn(net, model, head, opt, s):
     @tf.function(autograph=False)   # Python branches only (on `net`); converting the nets' code is slow
     def step_fn(images, labels, lr, seed):
         opt.learning_rate.assign(lr)
-        if s.get("augment"):   # photo-like variety (toy/augment.py); no shift: it would move the landmarks
-            images = toy_augment.degrade(images, seed, max_shift=0 if net == "lnd" else 2)
+        if s.get("augment"):   # photo-like variety (method/augment.py); no shift: it would move the landmarks
+            images = augment.degrade(images, seed, max_shift=0 if net == "lnd" else 2)
         with tf.GradientTape() as tape:
             out = model(images, training=True)
             logs = {}

@@ -163,6 +163,9 @@ class TrainConfig(RunConfig):
     # Adversarial (E_attr + M) and D_W updates on steps with step % adv_every == 0 only (official
     # trainer.py l.109-117: W_D on even steps); the non-adversarial update runs every step.
     adv_every: int = field(2, low=1)
+    # Not official (the official code feeds clean samples): photo-like degradations (method/augment.py)
+    # of the encoders' inputs I_id and I_attr in training; L_id, L_lnd and L_rec keep clean targets
+    augment: bool = False
     truncation_psi: float = field(0.7, low=0)    # dataset generation
     truncation_cutoff: int = field(8, low=0)
     dataset_size: int = field(70_000, low=1)

@@ -16,7 +16,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from idd_tf.method import losses
+from idd_tf.method import augment, losses
 from idd_tf.method.config import TrainConfig
 from idd_tf.stylegan import networks as sg
 from idd_tf.utils.checkpoints import restore_latest, weights_checkpoint
@@ -178,11 +178,17 @@ class Trainer:
         same = 1.0 - tf.cast(cross, tf.float32)
         emb_id = m.e_id(id_img)
         lnd_attr = m.e_lnd(attr_img)
+        id_in, attr_in = emb_id, attr_img   # what M and E_attr see: clean, or degraded with `augment`
+        if c.augment:
+            replica = tf.cast(tf.distribute.get_replica_context().replica_id_in_sync_group, tf.int32)
+            seed = tf.stack([tf.cast(self.step, tf.int32), c.seed * 1024 + replica])
+            id_in = m.e_id(augment.degrade(id_img, seed))
+            attr_in = augment.degrade(attr_img, seed + tf.constant([0, 1 << 20]))
         # official L1 of L_rec: summed over the (global) batch; per replica mean * global batch
         l1_batch = float(c.batch_size) if c.loss.rec_l1_batch_sum else 1.0
 
         with tf.GradientTape(persistent=True) as tape:
-            ws = m.mapping(tf.concat([emb_id, m.e_attr(attr_img)], axis=-1))
+            ws = m.mapping(tf.concat([id_in, m.e_attr(attr_in)], axis=-1))
             out = G.synthesis(ws, noise_mode="const")
             l_id = losses.id_loss(emb_id, m.e_id(out))
             l_lnd = losses.landmark_loss(lnd_attr, m.e_lnd(out), c.loss.lnd_scale, c.loss.lnd_sum)

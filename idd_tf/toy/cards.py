@@ -229,11 +229,11 @@ def kept_made_section(card_file):
 
 
 def augment_text(net, s) -> str:
-    """The card's words on the photo-like degradations of the training renders (toy/augment.py)."""
+    """The card's words on the photo-like degradations of the training renders (method/augment.py)."""
     if not s.get("augment"):
         return ""
     shift = "" if net == "lnd" else ", a shift of up to 2 px"
-    return (";\n  each batch degraded per image as photos vary (`toy/augment.py`): a blur or sharpening, a "
+    return (";\n  each batch degraded per image as photos vary (`method/augment.py`): a blur or sharpening, a "
             f"resampling through a smaller size{shift}, Gaussian noise")
 
 

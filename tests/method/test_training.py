@@ -182,6 +182,34 @@ def test_one_forward_pass_per_step(setup, tmp_path, monkeypatch):
     assert calls == {"E_attr": 1, "E_id": 2}  # E_id on I_id and on I_out
 
 
+def test_augment_degrades_only_what_the_encoders_see(setup, tmp_path, monkeypatch):
+    """`augment`: E_attr gets a degraded I_attr and M a code of a degraded I_id (E_id runs once more),
+    while L_id's target and the images the losses compare stay clean; off by default (official)."""
+    from idd_tf.method import augment, encoders
+    assert not CFG.augment
+    seen = {"E_attr": [], "E_id": []}
+
+    def recording(name, call):
+        def wrapped(self, images, *args, **kwargs):
+            seen[name].append(np.asarray(images))
+            return call(self, images, *args, **kwargs)
+        return wrapped
+
+    monkeypatch.setattr(encoders.AttributeEncoder, "call", recording("E_attr", encoders.AttributeEncoder.call))
+    monkeypatch.setattr(encoders.IdentityEncoder, "call", recording("E_id", encoders.IdentityEncoder.call))
+    tr = make_trainer(setup, tmp_path / "run", cfg=CFG.replace(augment=True))
+    batch = tr.next_batch()
+    tr.step.assign(1)   # an I_id == I_attr step
+    out = tr._distributed_step(batch, False, False)   # eager
+    image = np.asarray(batch["image"])
+    assert len(seen["E_id"]) == 3 and len(seen["E_attr"]) == 1   # I_id, degraded I_id, I_out
+    np.testing.assert_array_equal(seen["E_id"][0], image)
+    want = augment.degrade(image, tf.stack([tf.constant(1), tf.constant(CFG.seed * 1024)])).numpy()
+    np.testing.assert_allclose(seen["E_id"][1], want, atol=1e-6)
+    assert np.abs(seen["E_attr"][0] - image).mean() > 1e-3   # E_attr's input is degraded ...
+    assert np.isfinite(float(out["loss_rec"])) and float(out["loss_rec"]) > 0   # ... L_rec's target is not
+
+
 def test_official_loss_forms_in_the_step(first_steps):
     """The step uses the config's L_rec mask (inverse Gaussian at the StyleGAN's resolution)."""
     from idd_tf.method import losses

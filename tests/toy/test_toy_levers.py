@@ -1,13 +1,13 @@
 """Issue 28's levers for rendered pairs: photo-like degradations of the toy nets' training renders
-(idd_tf.toy.augment) and E_attr's backbone pretrained as an autoencoder on renders
+(idd_tf.method.augment) and E_attr's backbone pretrained as an autoencoder on renders
 (idd_tf.toy.attr_pretraining)."""
 
 import numpy as np
 import tensorflow as tf
 
-from idd_tf.method import encoders
+from idd_tf.method import augment, encoders
 from idd_tf.method.config import AttrEncoderConfig
-from idd_tf.toy import attr_pretraining, augment
+from idd_tf.toy import attr_pretraining
 from idd_tf.toy import nets as toynets
 from idd_tf.toy import world as toyworld
 
@@ -67,5 +67,5 @@ def test_train_toy_nets_augment_flag(tmp_path):
     proc = run_script_here("scripts/train_toy_nets.py", "--net", "id", "--augment", "--quick",
                            "--out", tmp_path / "o", "--work_dir", tmp_path / "w")
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "toy/augment.py" in (tmp_path / "o" / "MODEL_CARD_id.md").read_text()
+    assert "method/augment.py" in (tmp_path / "o" / "MODEL_CARD_id.md").read_text()
     assert '"augment": true' in (tmp_path / "w" / "id" / "settings.json").read_text()

@@ -1,12 +1,12 @@
-"""Photo-like degradations of renders: the toy analog of the variety in real face datasets.
+"""Photo-like degradations of images: per image a blur or sharpening, a down-and-up resampling, a
+small shift and additive noise (`degrade`); stateless (the same seed, the same batch), so a resumed
+run sees the same images.
 
-VGGFace2 (the paper's E_id) was trained on photos of every sharpness, noise level and resolution,
-so it gives a StyleGAN face and a photo of a similar person similar codes. Clean renders teach a
-toy net none of that: the shipped toy E_id without it gives a toy-StyleGAN sample and a render of
-the factors the evaluator reads from that sample a cosine of 0.36 (two renders of one person:
-0.73; docs/toy_world.md#rendered-pairs-levers). `degrade` draws, per image, a blur or sharpening,
-a down-and-up resampling, a small shift and additive noise; stateless (the same seed, the same
-batch), so a resumed run sees the same images.
+Two uses (docs/toy_world.md#rendered-pairs-levers): the toy world's E_id / E_lnd trained on
+degraded renders (`train_toy_nets.py --augment`), the toy analog of the variety of the photos
+VGGFace2 was trained on; and the method's `augment` option, which degrades the encoders' inputs
+I_id and I_attr in training (the losses' targets stay clean), so E_attr and M see more than the
+StyleGAN's own rendering.
 """
 
 from __future__ import annotations
