@@ -2,6 +2,8 @@
 
     python scripts/toy_table.py --steps 3000 --out runs/toy_table            # all variants (resumable)
     python scripts/toy_table.py --steps 300 --variants full,no_lnd --num_pairs 100 --out /tmp/t
+    python scripts/toy_table.py --steps 1000 --bound --out runs/levers \
+        --variants full,psi_1,augment,id_robust,lnd_robust,attr_pretrained,all3   # issue 28's levers (PARTS first)
 
 Each variant is `scripts/train.py --preset toy` with one change (`--set`), trained for the same
 --steps on one shared generated dataset (OUT/dataset), in OUT/<variant>/; a rerun continues
@@ -37,7 +39,19 @@ VARIANTS = {
     "psi_1": ["truncation_psi=1.0"],       # untruncated training data: the whole range the GAN covers
     "data_20k": ["dataset_size=20000"],    # 4x the generated images
     "augment": ["augment=true"],           # the encoders' inputs degraded in training (method/augment.py)
+    # Frozen / pretrained parts from --parts (built by the commands in PARTS):
+    "id_robust": ["id_encoder.weights={parts}/toy_id.weights.h5"],         # E_id trained on degraded renders
+    "lnd_robust": ["landmarks.weights={parts}/toy_lnd.weights.h5"],        # E_lnd trained on degraded renders
+    "attr_pretrained": ["attr_encoder.weights={parts}/toy_attr.weights.h5"],   # E_attr pretrained on renders
+    "all3": ["id_encoder.weights={parts}/toy_id.weights.h5", "landmarks.weights={parts}/toy_lnd.weights.h5",
+             "attr_encoder.weights={parts}/toy_attr.weights.h5"],
 }
+# How to build the files of --parts (PARTS) that the variants above name.
+PARTS = {
+    "toy_id.weights.h5": "python scripts/train_toy_nets.py --net id --augment --out {parts} --work_dir {parts}/work",
+    "toy_lnd.weights.h5": "python scripts/train_toy_nets.py --net lnd --augment --out {parts} --work_dir {parts}/work",
+    "toy_attr.weights.h5": "python scripts/pretrain_toy_attr.py --out {parts}"}
+ABLATIONS = ["full", "no_lnd", "no_adv", "no_rec", "w_plus", "cross_1", "cross_2", "cross_6"]   # the default
 # Settings that change the generated data: such a variant gets its own dataset folder.
 DATA_FIELDS = ("truncation_psi", "truncation_cutoff", "dataset_size", "seed")
 
@@ -47,9 +61,11 @@ FLAGS = flags.FLAGS
 def define_flags():
     flags.DEFINE_string("out", "runs/toy_table", "folder of the runs and the table")
     flags.DEFINE_integer("steps", 3000, "training steps of every variant (the same budget)")
-    flags.DEFINE_list("variants", list(VARIANTS), f"which of {', '.join(VARIANTS)}")
+    flags.DEFINE_list("variants", ABLATIONS, f"which of {', '.join(VARIANTS)} (default: the paper's ablations)")
     flags.DEFINE_integer("num_pairs", 500, "pairs per source in the evaluation")
     flags.DEFINE_integer("seed", 0, "evaluation pairs")
+    flags.DEFINE_string("parts", "runs/toy_parts", "folder of the parts the id_robust, lnd_robust, "
+                        "attr_pretrained and all3 variants load (how to build them: toy_table.PARTS)")
     flags.DEFINE_multi_string("set", [], "a config change applied to every variant (e.g. batch_size=8)")
     flags.DEFINE_bool("bound", False, "also score the ideal renders projected into the toy StyleGAN (W, W+): "
                       "what any encoder into it could reach (with the first variant's evaluation; minutes)")
@@ -64,13 +80,25 @@ def train(run_dir: Path, variant: str, dataset: Path) -> None:
     else:
         # eval_pairs=0: the table scores every variant itself, on FLAGS.num_pairs pairs
         sets = [f"dataset={dataset}", f"validation_dataset={dataset}-val", "eval_pairs=0", *FLAGS.set,
-                *VARIANTS[variant]]
+                *variant_sets(variant)]
         cmd = [script, "--preset", "toy", "--run_dir", run_dir, "--steps", FLAGS.steps,
                *[a for s in sets for a in ("--set", s)]]
     print(f"[{variant}] train.py {' '.join(map(str, cmd[1:]))}", flush=True)
     proc = subprocess.run([sys.executable, "-m", *map(str, cmd)])
     if proc.returncode:
         raise RuntimeError(f"training {variant} failed (exit {proc.returncode}); rerun to continue")
+
+
+def variant_sets(variant: str) -> list[str]:
+    """The variant's `--set`s, its parts' paths filled in; a missing part is a UserError naming the
+    command that builds it."""
+    sets = [v.format(parts=FLAGS.parts) for v in VARIANTS[variant]]
+    for v in sets:
+        path = Path(v.split("=", 1)[1])
+        if path.name in PARTS and not path.is_file():
+            build = PARTS[path.name].format(parts=FLAGS.parts)
+            raise UserError(f"variant {variant} needs {path}; build it with: {build}")
+    return sets
 
 
 def finished(run_dir: Path) -> bool:
@@ -90,6 +118,9 @@ def app_main(argv):
     from idd_tf.utils import fileio
     out = Path(FLAGS.out)
     fileio.check_output(out / "table.md", FLAGS.overwrite)
+    for variant in FLAGS.variants:   # before any work: every part the variants need is there
+        if not finished(out / variant):
+            variant_sets(variant)
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     for variant in FLAGS.variants:

@@ -69,3 +69,18 @@ def test_train_toy_nets_augment_flag(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "method/augment.py" in (tmp_path / "o" / "MODEL_CARD_id.md").read_text()
     assert '"augment": true' in (tmp_path / "w" / "id" / "settings.json").read_text()
+
+
+def test_lever_tools_refuse_before_any_work(tmp_path):
+    """toy_table's part-loading variants name the command that builds a missing part; the
+    pretraining tool does not replace its output without --overwrite."""
+    from conftest import run_script_here
+    proc = run_script_here("scripts/toy_table.py", "--variants", "full,all3", "--parts", tmp_path / "parts",
+                           "--out", tmp_path / "table")
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    assert "variant all3 needs" in proc.stderr and "train_toy_nets.py --net id --augment" in proc.stderr
+    assert not (tmp_path / "table").exists()
+    (tmp_path / "parts").mkdir()
+    (tmp_path / "parts" / attr_pretraining.WEIGHTS_FILE).write_bytes(b"x")
+    proc = run_script_here("scripts/pretrain_toy_attr.py", "--out", tmp_path / "parts")
+    assert proc.returncode == 1 and "--overwrite" in proc.stderr
