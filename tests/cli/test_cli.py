@@ -77,7 +77,8 @@ TOOLS = {"idd-train": "train", "idd-train-stylegan": "train_stylegan", "idd-grid
          "idd-demo": "demo", "idd-generate": "generate", "idd-generate-dataset": "generate_dataset",
          "idd-convert-stylegan": "convert_stylegan", "idd-train-landmarks": "train_landmarks",
          "idd-build-toy-world": "build_toy_world", "idd-train-toy-nets": "train_toy_nets", "idd-toy-table": "toy_table",
-         "idd-toy-pictures": "toy_pictures", "idd-probe-factors": "probe_factors"}
+         "idd-toy-pictures": "toy_pictures", "idd-probe-factors": "probe_factors",
+         "idd-pretrain-toy-attr": "pretrain_toy_attr"}
 
 
 def test_every_tool_is_a_console_script_and_a_script():
