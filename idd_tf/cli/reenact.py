@@ -141,7 +141,7 @@ def app_main(argv):
         for name, frame in tqdm(frames_of(FLAGS.driving, skipped), desc="frames", unit="frame"):
             try:
                 if FLAGS.align:
-                    face = faces.align_face(frame, r)
+                    face = faces.align_face(frame, r, name=name)
                 else:
                     face = image_files.resize_square(frame, r)
             except faces.NoFaceError:

@@ -47,7 +47,7 @@ def prepare_face(path, size: int, align: bool) -> np.ndarray:
     if align:
         from idd_tf.method import faces
         try:
-            return faces.align_face(img, size)
+            return faces.align_face(img, size, name=path)
         except faces.NoFaceError as e:
             error = faces.NoFaceError(f"{path}: {e}")
             error.reason = "no face found"

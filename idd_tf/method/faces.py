@@ -55,19 +55,20 @@ def detect_faces(image_u8: np.ndarray, min_confidence: float = FACE_MIN_CONFIDEN
     return sorted(found, key=lambda d: -(d["box"][2] - d["box"][0]) * (d["box"][3] - d["box"][1]))
 
 
-def largest_detection(image_u8: np.ndarray) -> dict:
-    """The largest MTCNN face (see detect_faces); NoFaceError if none; a warning if several."""
+def largest_detection(image_u8: np.ndarray, name=None) -> dict:
+    """The largest MTCNN face (see detect_faces); NoFaceError if none; a warning if several,
+    naming the image by `name` (its file, a frame) when given."""
     faces = detect_faces(image_u8)
     if not faces:
         raise NoFaceError("no face found in the image")
     if len(faces) > 1:
-        logging.warning("%d faces found; using the largest", len(faces))
+        logging.warning("%s%d faces found; using the largest", f"{name}: " if name else "", len(faces))
     return faces[0]
 
 
-def largest_face(image_u8: np.ndarray) -> tuple[int, int, int, int]:
-    """Box of the largest face; NoFaceError if none; a warning if several."""
-    return largest_detection(image_u8)["box"]
+def largest_face(image_u8: np.ndarray, name=None) -> tuple[int, int, int, int]:
+    """Box of the largest face; NoFaceError if none; a warning (naming `name`) if several."""
+    return largest_detection(image_u8, name)["box"]
 
 
 def _check_image(image_u8):
@@ -77,16 +78,16 @@ def _check_image(image_u8):
     return image_u8
 
 
-def dlib_landmarks(image_u8: np.ndarray, box=None, aligned: bool = False) -> np.ndarray:
+def dlib_landmarks(image_u8: np.ndarray, box=None, aligned: bool = False, name=None) -> np.ndarray:
     """68 (x, y) landmarks in pixels of an HWC uint8 RGB image (dlib's 68-point predictor).
 
     box: (left, top, right, bottom); aligned=True uses the FFHQ canonical box; otherwise the
-    largest MTCNN face (several faces: a warning; none: NoFaceError).
+    largest MTCNN face (several faces: a warning naming `name`, if given; none: NoFaceError).
     """
     import dlib
     image_u8 = _check_image(image_u8)
     if box is None:
-        box = canonical_face_box(image_u8.shape[0]) if aligned else largest_face(image_u8)
+        box = canonical_face_box(image_u8.shape[0]) if aligned else largest_face(image_u8, name)
     shape = dlib_models()["predictor"](image_u8, dlib.rectangle(*map(int, box)))
     return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float32)
 
@@ -108,7 +109,7 @@ def ffhq_quad(landmarks: np.ndarray) -> np.ndarray:
 
 
 def align_face(image_u8: np.ndarray, size: int, landmarks: np.ndarray | None = None,
-               supersample: int = 4) -> np.ndarray:
+               supersample: int = 4, name=None) -> np.ndarray:
     """FFHQ-style aligned crop (size x size uint8) of the largest face.
 
     Landmarks: dlib 68 points inside the MTCNN box (or given). The FFHQ quad is sampled with
@@ -117,7 +118,7 @@ def align_face(image_u8: np.ndarray, size: int, landmarks: np.ndarray | None = N
     """
     from PIL import Image
     image_u8 = _check_image(image_u8)
-    lm = dlib_landmarks(image_u8) if landmarks is None else np.asarray(landmarks)
+    lm = dlib_landmarks(image_u8, name=name) if landmarks is None else np.asarray(landmarks)
     quad = ffhq_quad(lm)
     h, w = image_u8.shape[:2]
     pad = int(np.ceil(max(0.0, -quad.min(), quad[:, 0].max() - w, quad[:, 1].max() - h))) + 2

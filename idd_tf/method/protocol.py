@@ -58,7 +58,7 @@ def load_face_folder(folder, size: int, align: bool = False) -> dict:
             continue
         if align:
             try:
-                img = faces.align_face(img, size)
+                img = faces.align_face(img, size, name=path)
             except faces.NoFaceError:
                 logging.warning("skipping %s: no face found", path)
                 skipped["no_face"].append(path.name)

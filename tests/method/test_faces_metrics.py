@@ -158,3 +158,25 @@ def test_frechet_distance_equals_the_textbook_formula(n_a, n_b, d):
     ref = (np.sum((a.mean(0) - b.mean(0)) ** 2) + np.trace(s_a) + np.trace(s_b)
            - 2 * np.trace(scipy.linalg.sqrtm(s_a @ s_b).real))
     assert metrics.frechet_distance(a, b) == pytest.approx(ref, rel=1e-6, abs=1e-6)
+
+
+def test_several_faces_warning_names_the_image(tmp_path, caplog):
+    """Two faces in one photo: the largest is aligned, and the warning names the file."""
+    import logging
+
+    from PIL import Image
+    from skimage import data as skdata
+
+    from idd_tf.method import data as method_data
+    face = skdata.astronaut()[:300, 80:380]
+    small = np.asarray(Image.fromarray(face).resize((200, 200)))
+    photo = np.full((300, 520, 3), 128, np.uint8)
+    photo[:, :300] = face
+    photo[50:250, 310:510] = small
+    path = tmp_path / "two people.png"
+    Image.fromarray(photo).save(path)
+    with caplog.at_level(logging.WARNING):
+        out = method_data.prepare_face(path, 64, align=True)
+    assert out.shape == (64, 64, 3)
+    assert any("2 faces found; using the largest" in r.getMessage() and str(path) in r.getMessage()
+               for r in caplog.records), [r.getMessage() for r in caplog.records]
