@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from idd_tf.utils.errors import UserError
+
 SEED = 501   # renders of people no other toy part trained or is measured on (toynets.SEEDS, protocol)
 HELDOUT_SEED = 502
 WEIGHTS_FILE = "toy_attr.weights.h5"
@@ -72,7 +74,7 @@ def train(out_dir, steps=1500, batch=64, lr=1e-3, input_size=64, widths=(32, 64,
     work = out / "work"
     work.mkdir(parents=True, exist_ok=True)
     if (work / "settings.json").is_file() and json.loads((work / "settings.json").read_text()) != settings:
-        raise ValueError(f"{work} holds a run with other settings ({work / 'settings.json'}); "
+        raise UserError(f"{work} holds a run with other settings ({work / 'settings.json'}); "
                          "use another output folder or delete it")
     fileio.atomic_write_bytes(work / "settings.json", (json.dumps(settings, indent=2) + "\n").encode())
     keras.utils.set_random_seed(SEED)
