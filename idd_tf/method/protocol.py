@@ -37,25 +37,12 @@ def load_face_folder(folder, size: int, align: bool = False) -> dict:
     "not_square": [entry names]}, "reasons": {entry name: short reason}}.
     """
     import logging
-    from pathlib import Path
 
     from idd_tf.utils import image_files
     images, names = [], []
     skipped = {"unreadable": [], "no_face": [], "not_square": []}
     reasons = {}
-    paths, lost = image_files.scan_folder(folder)
-    for name, reason, _ in lost.items:
-        logging.warning("skipping %s: %s", name, reason)
-        skipped["unreadable"].append(Path(name).name)
-        reasons[Path(name).name] = reason
-    for path in paths:
-        try:
-            img = image_files.load_image(path)
-        except (ValueError, OSError) as e:
-            logging.warning("skipping %s", e if str(path) in str(e) else f"{path}: {e}")
-            skipped["unreadable"].append(path.name)
-            reasons[path.name] = image_files.short_reason(e)
-            continue
+    for path, img in _readable_images(folder, skipped, reasons):
         if align:
             try:
                 img = faces.align_face(img, size, name=path)
@@ -77,6 +64,32 @@ def load_face_folder(folder, size: int, align: bool = False) -> dict:
                          + ", ".join(f"{n} ({r})" for n, r in list(reasons.items())[:image_files.SUMMARY_NAMES])
                          + ")")
     return {"images": images, "names": names, "skipped": skipped, "reasons": reasons}
+
+
+def _readable_images(folder, skipped: dict, reasons: dict):
+    """(path, HWC uint8 image) of each usable image of `folder` (`image_files.scan_folder`); every
+    other entry, and every file that fails to load, is logged and listed in skipped["unreadable"]
+    with its short reason in `reasons` (keyed by file name)."""
+    import logging
+    from pathlib import Path
+
+    from idd_tf.utils import image_files
+
+    def skip(name, reason, message):
+        logging.warning("skipping %s", message)
+        skipped["unreadable"].append(name)
+        reasons[name] = reason
+
+    paths, lost = image_files.scan_folder(folder)
+    for name, reason, _ in lost.items:
+        skip(Path(name).name, reason, f"{name}: {reason}")
+    for path in paths:
+        try:
+            img = image_files.load_image(path)
+        except (ValueError, OSError) as e:
+            skip(path.name, image_files.short_reason(e), e if str(path) in str(e) else f"{path}: {e}")
+            continue
+        yield path, img
 
 
 def sample_pairs(num_id: int, num_attr: int, num_pairs: int, seed: int = 0,
@@ -114,27 +127,15 @@ def fid_folder_features(fid: "metrics.FIDFeatures", folder) -> dict:
     Returns {"features": [N, 2048], "count", "skipped": {"unreadable": [...], "no_face": [...]},
     "reasons": {entry name: short reason}}."""
     import logging
-    from pathlib import Path
 
-    from idd_tf.utils import image_files
     crops, skipped, reasons = [], {"unreadable": [], "no_face": []}, {}
-    paths, lost = image_files.scan_folder(folder)
-    for name, reason, _ in lost.items:
-        logging.warning("skipping %s: %s", name, reason)
-        skipped["unreadable"].append(Path(name).name)
-        reasons[Path(name).name] = reason
-    for path in paths:
+    for path, img in _readable_images(folder, skipped, reasons):
         try:
-            img = image_files.load_image(path)
-            crops.append(_crop_box(img, faces.largest_face(img)))
+            crops.append(_crop_box(img, faces.largest_face(img, path)))
         except faces.NoFaceError:
             logging.warning("skipping %s: no face found", path)
             skipped["no_face"].append(path.name)
             reasons[path.name] = "no face found"
-        except (ValueError, OSError) as e:
-            logging.warning("skipping %s", e if str(path) in str(e) else f"{path}: {e}")
-            skipped["unreadable"].append(path.name)
-            reasons[path.name] = image_files.short_reason(e)
     feats = fid_features(fid, crops) if crops else np.zeros((0, 2048))
     return {"features": feats, "count": len(crops), "skipped": skipped, "reasons": reasons}
 

@@ -119,9 +119,10 @@ def test_projection_finds_the_stylegans_own_images_and_bounds_rendered_pairs():
     G.dlatent_avg.assign(G.mean_latent(64))
     g = tp.generated_pairs(G, 4, 5, 1.0, 8)["id"]
 
+    from idd_tf.toy.evaluation import image_distances
+
     def psnr(a, b):
-        mse = ((a.astype(float) - b) ** 2).mean((1, 2, 3))
-        return float(np.mean(10 * np.log10(255.0 ** 2 / np.maximum(mse, 1e-10))))
+        return image_distances(a, b)["psnr"]
     start = tp.synthesize(G, np.tile(G.dlatent_avg.numpy()[None, None], [4, G.num_layers, 1]))
     found = tp.project(G, g, steps=100)
     assert psnr(found, g) > psnr(start, g) + 3, (psnr(found, g), psnr(start, g))
