@@ -180,3 +180,23 @@ def test_several_faces_warning_names_the_image(tmp_path, caplog):
     assert out.shape == (64, 64, 3)
     assert any("2 faces found; using the largest" in r.getMessage() and str(path) in r.getMessage()
                for r in caplog.records), [r.getMessage() for r in caplog.records]
+
+
+def test_fid_folder_features_skip_and_name_what_has_no_face(astronaut, tmp_path):
+    """FID reference features of a photo folder: faces cropped from any size, a file that is not
+    an image and a faceless image skipped, counted and named with their reasons."""
+    from idd_tf.method import protocol
+    Image.fromarray(astronaut).save(tmp_path / "astronaut.jpg")
+    Image.fromarray(np.full((120, 90, 3), 128, np.uint8)).save(tmp_path / "grey.png")
+    (tmp_path / "notes.txt").write_text("not an image")
+    seen = []
+
+    def fid(crops, crop):
+        seen.extend(c.shape for c in crops)
+        return np.ones((len(crops), 2048))
+
+    r = protocol.fid_folder_features(fid, tmp_path)
+    assert r["count"] == 1 and r["features"].shape == (1, 2048)
+    assert seen and seen[0][0] < astronaut.shape[0]    # a face crop, not the whole photo
+    assert r["skipped"] == {"unreadable": ["notes.txt"], "no_face": ["grey.png"]}
+    assert r["reasons"] == {"notes.txt": "not an image", "grey.png": "no face found"}
