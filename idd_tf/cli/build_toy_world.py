@@ -4,18 +4,21 @@
     python scripts/build_toy_world.py --quick --out /tmp/toy --work /tmp/toy_work   # minutes (tests)
 
 Steps, each skipped when its output exists and resumed from its checkpoint when interrupted:
-1. toy E_id, toy E_lnd and the independent evaluator, trained on renders
-   (`scripts/train_toy_nets.py --net all`);
+1. toy E_id and toy E_lnd, trained on renders degraded as photos vary (`scripts/train_toy_nets.py
+   --augment`), the independent evaluator, trained on clean renders, and E_attr's backbone,
+   pretrained on renders as an autoencoder (`scripts/pretrain_toy_attr.py`), the toy analog of
+   ImageNet pretraining (docs/toy_world.md#rendered-pairs-what-closes-the-gap);
 2. the toy StyleGAN, trained on renders by idd_tf's TF2 StyleGAN trainer
    (`scripts/train_stylegan.py --preset toy`, run directory `<work>/stylegan`);
 3. its NVIDIA-format pickle copied to `<out>/stylegan_toy.pkl`, a fixed-seed sample grid, its
    quality in the evaluator's terms (FID/KID vs renders with the render-vs-render floor, factor
    coverage with histograms) and `MODEL_CARD_stylegan.md`;
 4. the method itself (full builds only, not --quick): `scripts/train.py --preset toy --steps
-   --run_steps` on those parts (run directory `<work>/method`), scored by `scripts/evaluate.py`
-   (500 pairs), and shipped as `<out>/run`: config.json, E_attr / M / D_W weights only (no
-   optimizer state), the evaluation (eval.json, eval.md, pictures) and `MODEL_CARD.md`. The demo,
-   the notebook and `--run stylegan_weights/toy/run` use it.
+   --run_steps` on those parts (E_attr started from step 1's backbone; run directory
+   `<work>/method`), scored by `scripts/evaluate.py` (500 pairs), and shipped as `<out>/run`:
+   config.json, E_attr / M / D_W weights only (no optimizer state), the evaluation (eval.json,
+   eval.md, pictures) and `MODEL_CARD.md`. The demo, the notebook and `--run
+   stylegan_weights/toy/run` use it.
 
 After a new evaluator, `--quality_only` measures step 3's StyleGAN again (its card's quality section
 and stylegan_quality.json) without training anything, `--rescore_run` scores step 4's shipped run
@@ -101,8 +104,12 @@ def app_main(argv):
         # complete when its model card (written last) exists; otherwise resumed from its checkpoint,
         # replacing the partial outputs of an interrupted build
         if FLAGS.overwrite or not (out / toynets.file_names(net)["card"]).exists():
-            _run("train_toy_nets", ["--net", net, "--out", out,
+            _run("train_toy_nets", ["--net", net, "--out", out, *AUGMENT.get(net, []),
                   "--work_dir", work / "nets", *quick, "--overwrite", "--card_command", nets_command(net)])
+    from idd_tf.toy import attr_pretraining
+    if FLAGS.overwrite or not (out / attr_pretraining.CARD_FILE).exists():   # the card is written last
+        _run("pretrain_toy_attr", ["--out", out, "--work", work / "attr", *(["--steps", 20] if FLAGS.quick else []),
+              "--overwrite", "--card_command", attr_command()])
 
     run_dir = work / "stylegan"
     final = run_dir / "network-final.pkl"
@@ -131,17 +138,32 @@ def shown_path(flag_value: str, placeholder: str) -> str:
     return flag_value if not Path(flag_value).is_absolute() else placeholder
 
 
+# E_id and E_lnd see renders degraded as photos vary; the evaluator, which scores, clean renders
+AUGMENT = {"id": ["--augment"], "lnd": ["--augment"]}
+
+
 def nets_command(net: str) -> str:
     """The command a toy net's card names: this build (its step 1), without this machine's paths."""
     quick = " --quick" if FLAGS.quick else ""
     out, work = shown_path(FLAGS.out, "<out>"), shown_path(FLAGS.work, "<work>")
+    augment = "".join(f" {a}" for a in AUGMENT.get(net, []))
     return (f"python scripts/build_toy_world.py --out {out} --work {work}{quick} (its step 1: "
-            f"scripts/train_toy_nets.py --net {net} --out {out} --work_dir {work}/nets{quick} --overwrite)")
+            f"scripts/train_toy_nets.py --net {net}{augment} --out {out} --work_dir {work}/nets{quick} --overwrite)")
+
+
+def attr_command() -> str:
+    """The command the pretrained E_attr backbone's card names: this build (its step 1)."""
+    quick = " --quick" if FLAGS.quick else ""
+    out, work = shown_path(FLAGS.out, "<out>"), shown_path(FLAGS.work, "<work>")
+    steps = " --steps 20" if FLAGS.quick else ""
+    return (f"python scripts/build_toy_world.py --out {out} --work {work}{quick} (its step 1: "
+            f"scripts/pretrain_toy_attr.py --out {out} --work {work}/attr{steps} --overwrite)")
 
 
 def ship_run(out: Path, method_dir: Path, steps: int) -> None:
     """Step 4: train the method on the shipped parts, evaluate it, copy the small result to
     <out>/run (its card is written last: a run with a card is complete)."""
+    from idd_tf.toy import attr_pretraining
     from idd_tf.toy import nets as toynets
     shipped = out / "run"
     if (shipped / "MODEL_CARD.md").exists() and not FLAGS.overwrite:
@@ -155,7 +177,8 @@ def ship_run(out: Path, method_dir: Path, steps: int) -> None:
         _run("train", train + ["--set", "eval_pairs=0",   # evaluated below, on --run_eval_pairs pairs
                       "--run_dir", method_dir, "--stylegan", out / PICKLE,
                       "--vggface2", out / toynets.file_names("id")["weights"],
-                      "--landmarks", out / toynets.file_names("lnd")["weights"]])
+                      "--landmarks", out / toynets.file_names("lnd")["weights"],
+                      "--set", f"attr_encoder.weights={out / attr_pretraining.WEIGHTS_FILE}"])
     _run("evaluate", ["--run", method_dir, "--num_pairs", FLAGS.run_eval_pairs,
           "--out", method_dir / "eval", "--overwrite", "--run_name", shipped_name(shipped)])
     import tensorflow as tf
@@ -177,7 +200,7 @@ def ship_run(out: Path, method_dir: Path, steps: int) -> None:
     timing = json.loads((method_dir / "timing.json").read_text()) if (method_dir / "timing.json").exists() else {}
     size = sum(f.stat().st_size for f in tmp.rglob("*") if f.is_file())
     card = cards.run_card(step, steps, FLAGS.run_set, run["config"].batch_size, timing, size, evaluation,
-                          result["n"])
+                          result["n"], run["config"].attr_encoder.weights)
     fileio.atomic_write_bytes(tmp / "MODEL_CARD.md", card.encode())
     replace_dir(tmp, shipped)
     logging.info("shipped %s (%.1f MB)", shipped, size / 1e6)

@@ -133,11 +133,14 @@ def evaluate_toy_run(net, G, config, run_dir, checkpoint):
             header={"run": str(run_dir), "checkpoint": checkpoint}, progress=progress)
     t = written["result"]["targets"]
     m = written["result"]["generated"]["method"]
+    r, copy = (written["result"]["rendered"][k] for k in ("method", "copy I_attr"))
     b = written["result"].get("sum_against_mixing")
     mixing = (f"; norm sum minus the best style mixing's {b['difference']:+.3f}, 95% interval "
-              f"{b['low']:+.3f} to {b['high']:+.3f} on {config.eval_pairs} pairs" if b else "")
-    print(f"evaluation: identity error {m['norm_id']:.2f} x copy-I_attr's, attribute error {m['norm_attr']:.2f} x "
-          f"copy-I_id's ({sum(v['met'] for v in t.values())} of {len(t)} targets met{mixing}; "
+              f"{b['low']:+.3f} to {b['high']:+.3f}" if b else "")
+    print(f"evaluation on {config.eval_pairs} pairs: rendered (the photo analog) norm sum {r['norm_sum']:.2f} "
+          f"(copying 1), PSNR to truth {r['truth_psnr'] - copy['truth_psnr']:+.2f} dB over copying I_attr; "
+          f"generated identity error {m['norm_id']:.2f} x copy-I_attr's, attribute error {m['norm_attr']:.2f} x "
+          f"copy-I_id's{mixing} ({sum(v['met'] for v in t.values())} of {len(t)} targets met; "
           f"{run_dir / 'eval' / 'eval.md'}) {console.elapsed()}")
 
 

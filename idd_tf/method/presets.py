@@ -79,15 +79,18 @@ TRAIN_PRESETS: dict[str, TrainConfig] = {
         # not official (VGGFace2 ResNet-50, 512-d): dlib's ResNet, 128-d, installed (docs/decisions.md#ffhq256_builtin)
         id_encoder=IdEncoderConfig(arch="dlib_resnet"),
         landmarks=FACE_API_LANDMARKS),
-    # The default run (`python scripts/train.py`): the toy world, no downloads, every frozen part trained
-    # (the toy StyleGAN, E_id and E_lnd), a 1,000-step CPU run (docs/toy_world.md).
+    # The default run (`python scripts/train.py`): the toy world, no downloads, every pretrained part trained
+    # (the toy StyleGAN, E_id, E_lnd and E_attr's backbone), a 1,000-step CPU run (docs/toy_world.md).
     "toy": TrainConfig(
         stylegan=StyleGANConfig(resolution=64, latent_size=128, dlatent_size=128, mapping_fmaps=128,
                                 fmap_base=1024, fmap_max=64),  # the toy StyleGAN (GAN_PRESETS["toy"])
         stylegan_weights=f"{TOY_WEIGHTS_DIR}/stylegan_toy.pkl",
         id_encoder=IdEncoderConfig(arch="toy", weights=f"{TOY_WEIGHTS_DIR}/toy_id.weights.h5"),
         # not official (InceptionV3): a small CNN that keeps positions (docs/decisions.md#toy-preset-e_attr-arch-small)
-        attr_encoder=AttrEncoderConfig(arch="small", input_size=64),
+        attr_encoder=AttrEncoderConfig(arch="small", input_size=64,
+                                       # its backbone pretrained on renders, as the official one on ImageNet
+                                       # (docs/decisions.md#toy-preset-e_attr-pretrained-on-renders)
+                                       weights=f"{TOY_WEIGHTS_DIR}/toy_attr.weights.h5"),
         landmarks=LandmarkConfig(input_size=64, base_filters=12,
                                  weights=f"{TOY_WEIGHTS_DIR}/toy_lnd.weights.h5"),
         # not official (0.02): at 0.02 M ignored E_attr (docs/decisions.md#toy-preset-l_rec-weight-02)

@@ -23,6 +23,7 @@ from idd_tf.utils.errors import UserError
 SEED = 501   # renders of people no other toy part trained or is measured on (toynets.SEEDS, protocol)
 HELDOUT_SEED = 502
 WEIGHTS_FILE = "toy_attr.weights.h5"
+CARD_FILE = "MODEL_CARD_attr.md"
 
 
 def build(input_size=64, widths=(32, 64, 128, 128), code=256):
@@ -58,8 +59,8 @@ def heldout_psnr(autoencoder, n=256, resolution=64) -> float:
 
 
 def train(out_dir, steps=1500, batch=64, lr=1e-3, input_size=64, widths=(32, 64, 128, 128), code=256,
-          log=print, log_every=100, heldout=256) -> dict:
-    """Train (or resume: OUT/work holds the checkpoint and its settings) the autoencoder on a
+          log=print, log_every=100, heldout=256, work_dir=None) -> dict:
+    """Train (or resume: `work_dir`, default OUT/work, holds the checkpoint and its settings) the autoencoder on a
     stream of renders; writes OUT/toy_attr.weights.h5 and OUT/toy_attr.json (settings, held-out
     PSNR on `heldout` renders, wall time). Returns that json's content."""
     import keras
@@ -71,7 +72,7 @@ def train(out_dir, steps=1500, batch=64, lr=1e-3, input_size=64, widths=(32, 64,
     out = Path(out_dir)
     settings = {"steps": steps, "batch": batch, "lr": lr, "input_size": input_size, "widths": list(widths),
                 "code": code, "seed": SEED, "loss": "L1 of the reconstruction", "fresh": 16, "window": 4096}
-    work = out / "work"
+    work = Path(work_dir) if work_dir else out / "work"
     work.mkdir(parents=True, exist_ok=True)
     if (work / "settings.json").is_file() and json.loads((work / "settings.json").read_text()) != settings:
         raise UserError(f"{work} holds a run with other settings ({work / 'settings.json'}); "
@@ -119,7 +120,8 @@ def train(out_dir, steps=1500, batch=64, lr=1e-3, input_size=64, widths=(32, 64,
     encoder.save_weights(tmp)
     tmp.replace(out / WEIGHTS_FILE)
     info = {"settings": settings, "steps_done": int(step_var.numpy()), "wall_s": float(wall_var.numpy()),
-            "heldout_psnr_db": heldout_psnr(ae, heldout, input_size), "weights": WEIGHTS_FILE,
+            "heldout_psnr_db": heldout_psnr(ae, heldout, input_size), "heldout_n": heldout,
+            "heldout_seed": HELDOUT_SEED, "weights": WEIGHTS_FILE,
             "encoder_parameters": int(encoder.count_params())}
     fileio.atomic_write_bytes(out / "toy_attr.json", (json.dumps(info, indent=2) + "\n").encode())
     return info

@@ -7,6 +7,10 @@ import os
 import platform
 import time
 
+# Every toy part is made from nothing by this repository's code on its own renders: the repository's licence.
+LICENCE = ("## Licence\n\nMIT, as the repository ([LICENSE](../../LICENSE)): made from scratch by the command "
+           "above, from renders of the toy world; no third-party data, code or weights.\n")
+
 
 def card_before(card_file, heading):
     """A model card's text up to its section `heading` (the part a re-measure keeps)."""
@@ -48,6 +52,7 @@ Saved in NVIDIA's pickle format ((G, D, Gs) Network states, version 3); read it 
   benchmarks/bench_gan_train_step.py`)
 - Size: {pickle_path.stat().st_size / 1e6:.2f} MB
 
+{LICENCE}
 {quality_section(q, n)}"""
     return card
 
@@ -82,10 +87,12 @@ Samples (`stylegan_samples.png`, fixed seeds, no truncation) and per-factor hist
 
 # The shipped run: run/MODEL_CARD.md
 
-def run_card(step, steps, run_set, batch_size, timing, size, evaluation_md, n):
+def run_card(step, steps, run_set, batch_size, timing, size, evaluation_md, n, attr_weights=None):
     """MODEL_CARD.md of the shipped toy run: how it was trained (`step` reached of `steps`, the
-    `--run_set` options `run_set`, `timing` from timing.json or {}, `size` bytes shipped) and
-    `evaluation_section(evaluation_md, n)`."""
+    `--run_set` options `run_set`, `timing` from timing.json or {}, `size` bytes shipped, E_attr's
+    starting weights `attr_weights`) and `evaluation_section(evaluation_md, n)`."""
+    attr = (f"E_attr started from `{os.path.basename(attr_weights)}`, its backbone pretrained on renders\n"
+            "(MODEL_CARD_attr.md)" if attr_weights else "E_attr started from random weights")
     sets = "".join(f" --set {x}" for x in run_set)
     run_sets = "".join(f" --run_set {x}" for x in run_set)
     minutes = f" ({timing['seconds'] / 60:.0f} min)" if timing.get("seconds") else ""
@@ -93,13 +100,14 @@ def run_card(step, steps, run_set, batch_size, timing, size, evaluation_md, n):
 
 The method (E_attr, M and D_W; toy E_id, toy E_lnd and the toy StyleGAN frozen, all from this
 folder) trained {step} steps with `python scripts/train.py --preset toy --steps {steps}{sets}`, batch
-{batch_size}, on 2 CPU cores{minutes}; rebuilt by `python scripts/build_toy_world.py --run_steps {steps}{run_sets}` \
-(step 4).
+{batch_size}, on 2 CPU cores{minutes}; {attr}; rebuilt by `python scripts/build_toy_world.py --run_steps \
+{steps}{run_sets}` (step 4).
 Only the trained weights are shipped (no optimizer state): {size / 1e6:.1f} MB with the evaluation.
 
 Use it with `--run stylegan_weights/toy/run` in combine_grid.py, interpolate.py, reenact.py,
 evaluate.py and export.py; demo.py and the notebook use it by default.
 
+{LICENCE.replace("../../LICENSE", "../../../LICENSE")}
 {evaluation_section(evaluation_md, n)}"""
     return card
 
@@ -283,10 +291,51 @@ Held-out renders from seed {toynets.SEEDS[net + '_heldout']} (people never train
 {report_rows(report, met)}
 {effects_table(report)}
 Full numbers: `{toynets.file_names(net)['report']}`.
-"""
+
+{LICENCE}"""
     fileio.atomic_write_bytes(out / f"MODEL_CARD_{net}.md", text.encode())
 
 
 def gpus():
     import tensorflow as tf
     return len(tf.config.list_physical_devices("GPU"))
+
+
+# The toy E_attr backbone pretrained on renders (scripts/pretrain_toy_attr.py): MODEL_CARD_attr.md
+
+def attr_card(info, weights_path, command):
+    """MODEL_CARD_attr.md of the pretrained toy E_attr backbone: `info` (attr_pretraining.train's
+    dict: settings, held-out PSNR, wall time), its weights file and the `command` that made it."""
+    s = info["settings"]
+    return f"""# Model card: toy attr (E_attr backbone pretrained on renders)
+
+What: the toy analog of the official E_attr's ImageNet pretraining: the toy preset's arch-"small"
+E_attr backbone (`idd_tf.method.encoders.small_attr_backbone`, widths {s['widths']}, code {s['code']},
+input {s['input_size']} px) trained as an autoencoder on renders; the method then fine-tunes it, as the
+paper fine-tunes its InceptionV3. Neither the evaluator nor the factors it scores are used.
+Load: `--set attr_encoder.weights=DIR/{weights_path.name}` (the toy preset's default);
+{info['encoder_parameters']} parameters, `{weights_path.name}` {weights_path.stat().st_size} bytes.
+
+## How it was made
+
+- Command: `{command}`
+- Data: `toyworld.person_example(person, view, seed={s['seed']})` (people no other toy part is trained
+  or measured on), rendered on the fly at {s['input_size']} px; each step {s['fresh']} new renders, a
+  batch of {s['batch']} drawn from the last {s['window']}.
+- Loss: {s['loss']} through the code (an upsampling decoder, dropped afterwards).
+- Optimiser: Adam, lr {s['lr']} (linear warm-up over 5% of the steps, cosine decay to 2%).
+- Steps: {info['steps_done']}, batch {s['batch']}, images seen {info['steps_done'] * s['batch']}.
+- Training wall time: {info['wall_s']:.0f} s; machine: {platform.machine()}, {os.cpu_count()} CPU cores
+  (shared with other jobs), GPUs used: {gpus()}.
+
+## Held-out numbers (measured)
+
+| metric | value |
+| --- | --- |
+| reconstruction PSNR, {info.get('heldout_n', 256)} renders of held-out people \
+(seed {info.get('heldout_seed', 502)}) | {info['heldout_psnr_db']:.2f} dB |
+
+Its effect on the method, measured at the same budget: docs/toy_world.md#rendered-pairs-what-closes-the-gap.
+Full numbers: `toy_attr.json`.
+
+{LICENCE}"""

@@ -84,3 +84,33 @@ def test_lever_tools_refuse_before_any_work(tmp_path):
     (tmp_path / "parts" / attr_pretraining.WEIGHTS_FILE).write_bytes(b"x")
     proc = run_script_here("scripts/pretrain_toy_attr.py", "--out", tmp_path / "parts")
     assert proc.returncode == 1 and "--overwrite" in proc.stderr
+
+
+def test_pretrain_toy_attr_writes_its_model_card_last(tmp_path):
+    """The tool (2 steps): the weights, toy_attr.json and a model card naming its command, its
+    measured held-out PSNR, its size and its licence; --work keeps the checkpoints elsewhere."""
+    import json
+
+    from conftest import run_script_here
+    out, work = tmp_path / "parts", tmp_path / "work"
+    proc = run_script_here("scripts/pretrain_toy_attr.py", "--out", out, "--work", work, "--steps", 2,
+                           "--card_command", "python scripts/pretrain_toy_attr.py --steps 2")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    info = json.loads((out / "toy_attr.json").read_text())
+    card = (out / attr_pretraining.CARD_FILE).read_text()
+    assert "- Command: `python scripts/pretrain_toy_attr.py --steps 2`" in card
+    assert f"{info['heldout_psnr_db']:.2f} dB" in card and "## Licence" in card
+    assert f"{(out / attr_pretraining.WEIGHTS_FILE).stat().st_size} bytes" in card
+    assert (work / "checkpoints").is_dir() and not (out / "work").exists()
+
+
+def test_the_toy_preset_starts_e_attr_from_the_shipped_backbone():
+    """The shipped toy_attr.weights.h5 is the toy preset's E_attr start and loads into it whole."""
+    from idd_tf.method import presets
+    cfg = presets.TRAIN_PRESETS["toy"].attr_encoder
+    assert cfg.weights == f"{presets.TOY_WEIGHTS_DIR}/{attr_pretraining.WEIGHTS_FILE}"
+    enc = encoders.AttributeEncoder(cfg)
+    encoder, _ = attr_pretraining.build(cfg.input_size, cfg.small_widths, cfg.small_code)
+    encoder.load_weights(cfg.weights)
+    x = _renders(2, cfg.input_size)
+    np.testing.assert_allclose(enc(x).numpy(), encoder(x).numpy(), rtol=1e-5, atol=1e-6)

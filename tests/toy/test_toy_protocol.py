@@ -100,12 +100,15 @@ def test_protocol_on_a_model_that_copies_the_attribute_image(tmp_path):
     # reconstruction of a copy is exact
     assert r["reconstruction"]["rendered"]["rmse"] == 0
     t = tp.targets(r)
-    assert not t["identity error <= 0.3 x copy-I_attr's"]["met"]
-    assert not t["rendered: PSNR to truth > copy-I_attr's"]["met"]
+    assert not t["generated: identity error <= 0.3 x copy-I_attr's"]["met"]
+    assert not t["rendered: norm sum < 1 (better than copying either input)"]["met"]   # it sums to 1
+    psnr = t["rendered: PSNR to truth >= copy-I_attr's + 2 dB"]
+    assert not psnr["met"] and psnr["limit"] == pytest.approx(psnr["value"] + 2)
     b = r["sum_against_mixing"]   # copy-I_attr sums to 1; the observed difference is the table's
     assert b["difference"] == pytest.approx(gen["method"]["norm_sum"] - gen[r["best_mixing"]]["norm_sum"])
     md = tp.report_markdown(tp.strip_private(r))
     assert "| method | " in md and "ground truth" in md and "crossover" in md
+    assert md.index("## Rendered pairs") < md.index("## Generated pairs")   # the photo analog first
     assert f"best style mixing's: {b['difference']:+.3f}, 95% interval" in md
     table = tp.table_markdown({"full": tp.strip_private(r)}, 10, "python scripts/toy_table.py")
     assert f"full's norm sum minus the best style mixing's: {b['difference']:+.3f}" in table
@@ -273,6 +276,32 @@ def test_the_shipped_run_beats_both_copy_baselines_on_64_generated_pairs():
     assert scores["method"]["attr_factor_error"] < scores["copy I_id"]["attr_factor_error"]
 
 
+@pytest.mark.skipif(not (SHIPPED / "run" / "MODEL_CARD.md").is_file(),
+                    reason="the shipped toy run is not built yet (scripts/build_toy_world.py, step 4)")
+def test_the_shipped_run_beats_copying_on_64_rendered_pairs():
+    """The photo analog, inference only: on 64 rendered pairs (renders, never seen in training) the
+    shipped run's output is closer to I_id in identity than copying I_attr is and closer to I_attr in
+    attributes than copying I_id is (the evaluator judges), and closer to the ideal render than
+    copying either input, by PSNR (by over 1 dB; 2.15 dB on the card's 500 pairs) and MS-SSIM. The
+    norm sum < 1 target is not reached (1.70 on 500 pairs: docs/toy_world.md). The run shipped before
+    the all3 recipe failed the MS-SSIM check (0.464 against copying I_id's 0.476)."""
+    from idd_tf.toy import evaluation as toy_evaluation
+    from idd_tf.toy import nets as toynets
+    run = model_lib.load_run(SHIPPED / "run")
+    evaluator = toynets.load_net(SHIPPED, "evaluator")
+    p = toy_evaluation.ground_truth_pairs(64, tp.RENDER_SEED, run["stylegan"].resolution)
+    ev = {k: toy_evaluation.evaluator_outputs(evaluator, p[k]) for k in ("id", "attr")}
+    rows = {"method": tp.method(run["model"])(p["id"], p["attr"]), "copy I_attr": p["attr"], "copy I_id": p["id"]}
+    scores = {name: toy_evaluation.disentanglement_scores(evaluator, ev["id"], ev["attr"],
+                                                          toy_evaluation.evaluator_outputs(evaluator, x))
+              for name, x in rows.items()}
+    near = {name: toy_evaluation.image_distances(x, p["truth"]) for name, x in rows.items()}
+    assert scores["method"]["id_factor_error"] < scores["copy I_attr"]["id_factor_error"]
+    assert scores["method"]["attr_factor_error"] < scores["copy I_id"]["attr_factor_error"]
+    assert near["method"]["psnr"] > max(near["copy I_attr"]["psnr"], near["copy I_id"]["psnr"]) + 1.0, near
+    assert near["method"]["ms_ssim"] > max(near["copy I_attr"]["ms_ssim"], near["copy I_id"]["ms_ssim"]), near
+
+
 @pytest.mark.slow
 @needs_evaluator
 def test_a_short_toy_training_run_lowers_the_identity_error_and_leaves_its_evaluation(tmp_path):
@@ -302,7 +331,7 @@ def test_a_short_toy_training_run_lowers_the_identity_error_and_leaves_its_evalu
     proc = run_script("scripts/train.py", "--preset", "toy", "--run_dir", run, "--steps", steps,
                       *[a for s in sets for a in ("--set", s)], timeout=1200)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "evaluation: identity error" in proc.stdout
+    assert "evaluation on 16 pairs: rendered (the photo analog) norm sum" in proc.stdout
     result = json.loads((run / "eval" / "eval.json").read_text())
     assert f"best style mixing's {result['sum_against_mixing']['difference']:+.3f}, 95% interval" in proc.stdout
     assert result["n"] == 16 and result["checkpoint"].endswith(f"ckpt-{steps}")
