@@ -8,8 +8,8 @@ import platform
 import time
 
 # Every toy part is made from nothing by this repository's code on its own renders: the repository's licence.
-LICENCE = ("## Licence\n\nMIT, as the repository ([LICENSE](../../LICENSE)): made from scratch by the command "
-           "above, from renders of the toy world; no third-party data, code or weights.\n")
+LICENCE = ("## Licence\n\nMIT, as idd-tf itself (its LICENSE file): made from scratch by the command above, "
+           "from renders of the toy world; no third-party data, code or weights.\n")
 
 
 def card_before(card_file, heading):
@@ -107,7 +107,7 @@ Only the trained weights are shipped (no optimizer state): {size / 1e6:.1f} MB w
 Use it with `--run stylegan_weights/toy/run` in combine_grid.py, interpolate.py, reenact.py,
 evaluate.py and export.py; demo.py and the notebook use it by default.
 
-{LICENCE.replace("../../LICENSE", "../../../LICENSE")}
+{LICENCE}
 {evaluation_section(evaluation_md, n)}"""
     return card
 

@@ -299,8 +299,9 @@ def test_build_toy_world_quick(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     for name in ("stylegan_toy.pkl", "MODEL_CARD_stylegan.md", "stylegan_quality.json",
                  "stylegan_samples.png", "stylegan_coverage.png", "toy_id.weights.h5",
-                 "toy_lnd.weights.h5", "toy_evaluator.weights.h5"):
+                 "toy_lnd.weights.h5", "toy_evaluator.weights.h5", "toy_attr.weights.h5", "MODEL_CARD_attr.md"):
         assert (out / name).is_file(), name
+    assert not (out / "work").exists()   # E_attr's pretraining checkpoints stay in --work
     G = legacy.load_stylegan(out / "stylegan_toy.pkl")
     assert G.resolution == 32
     report = __import__("json").loads((out / "stylegan_quality.json").read_text())
@@ -313,6 +314,9 @@ def test_build_toy_world_quick(tmp_path):
     line = next(x for x in (out / "MODEL_CARD_id.md").read_text().splitlines() if x.startswith("- Command:"))
     assert "python scripts/build_toy_world.py --out <out> --work <work> --quick (its step 1:" in line, line
     assert str(tmp_path) not in line, line
+    assert "scripts/train_toy_nets.py --net id --augment" in line, line   # E_id and E_lnd on degraded renders
+    attr = next(x for x in (out / "MODEL_CARD_attr.md").read_text().splitlines() if x.startswith("- Command:"))
+    assert "(its step 1: scripts/pretrain_toy_attr.py --out <out> --work <work>/attr --steps 20" in attr, attr
     again = run_script(*args, timeout=300)
     assert again.returncode == 0 and "exists" in again.stderr + again.stdout
     # a build killed while writing the card (it comes last) completes it on the next run
