@@ -35,7 +35,7 @@ VARIANTS = {
     "cross_1": ["cross_every=1"],          # I_id != I_attr on every step (L_rec never active)
     "cross_2": ["cross_every=2"],
     "cross_6": ["cross_every=6"],          # full = 3 (the official --cross_frequency)
-    # Issue 28's levers for rendered pairs (the photo analog), docs/toy_world.md#rendered-pairs-levers.
+    # Issue 28's levers for rendered pairs (the photo analog), docs/toy_world.md#rendered-pairs-what-closes-the-gap.
     "psi_1": ["truncation_psi=1.0"],       # untruncated training data: the whole range the GAN covers
     "data_20k": ["dataset_size=20000"],    # 4x the generated images
     "augment": ["augment=true"],           # the encoders' inputs degraded in training (method/augment.py)

@@ -2,7 +2,7 @@
 small shift and additive noise (`degrade`); stateless (the same seed, the same batch), so a resumed
 run sees the same images.
 
-Two uses (docs/toy_world.md#rendered-pairs-levers): the toy world's E_id / E_lnd trained on
+Two uses (docs/toy_world.md#rendered-pairs-what-closes-the-gap): the toy world's E_id / E_lnd trained on
 degraded renders (`train_toy_nets.py --augment`), the toy analog of the variety of the photos
 VGGFace2 was trained on; and the method's `augment` option, which degrades the encoders' inputs
 I_id and I_attr in training (the losses' targets stay clean), so E_attr and M see more than the
@@ -42,7 +42,7 @@ def degrade(images, seed, max_shift: int = 2, noise_std: float = 0.06):
 
     blur_w = uniform(0, -0.6, 1.0)
     x = images + blur_w * (_gaussian_blur(images, 1.2) - images)
-    small = tf.cast(tf.round(uniform(1, size / 2, size, shape=[]) ), tf.int32)
+    small = tf.cast(tf.round(uniform(1, size / 2, size, shape=[])), tf.int32)
     resampled = tf.image.resize(tf.image.resize(x, [small, small], antialias=True), [size, size])
     x = x + uniform(2, 0.0, 1.0) * (resampled - x)
     if max_shift:
