@@ -142,22 +142,26 @@ def shown_path(flag_value: str, placeholder: str) -> str:
 AUGMENT = {"id": ["--augment"], "lnd": ["--augment"]}
 
 
-def nets_command(net: str) -> str:
-    """The command a toy net's card names: this build (its step 1), without this machine's paths."""
+def step1_command(tool_args: str) -> str:
+    """The command a step-1 part's card names: this build and the step's own command line
+    (`tool_args`, with {out}, {work} and {quick} filled in), without this machine's paths."""
     quick = " --quick" if FLAGS.quick else ""
     out, work = shown_path(FLAGS.out, "<out>"), shown_path(FLAGS.work, "<work>")
-    augment = "".join(f" {a}" for a in AUGMENT.get(net, []))
     return (f"python scripts/build_toy_world.py --out {out} --work {work}{quick} (its step 1: "
-            f"scripts/train_toy_nets.py --net {net}{augment} --out {out} --work_dir {work}/nets{quick} --overwrite)")
+            f"{tool_args.format(out=out, work=work, quick=quick)})")
+
+
+def nets_command(net: str) -> str:
+    """The command a toy net's card names."""
+    augment = "".join(f" {a}" for a in AUGMENT.get(net, []))
+    return step1_command(f"scripts/train_toy_nets.py --net {net}{augment} --out {{out}} --work_dir {{work}}/nets"
+                         "{quick} --overwrite")
 
 
 def attr_command() -> str:
-    """The command the pretrained E_attr backbone's card names: this build (its step 1)."""
-    quick = " --quick" if FLAGS.quick else ""
-    out, work = shown_path(FLAGS.out, "<out>"), shown_path(FLAGS.work, "<work>")
+    """The command the pretrained E_attr backbone's card names."""
     steps = " --steps 20" if FLAGS.quick else ""
-    return (f"python scripts/build_toy_world.py --out {out} --work {work}{quick} (its step 1: "
-            f"scripts/pretrain_toy_attr.py --out {out} --work {work}/attr{steps} --overwrite)")
+    return step1_command(f"scripts/pretrain_toy_attr.py --out {{out}} --work {{work}}/attr{steps} --overwrite")
 
 
 def ship_run(out: Path, method_dir: Path, steps: int) -> None:
