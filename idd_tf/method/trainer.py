@@ -19,7 +19,7 @@ import tensorflow as tf
 from idd_tf.method import augment, losses
 from idd_tf.method.config import TrainConfig
 from idd_tf.stylegan import networks as sg
-from idd_tf.utils.checkpoints import restore_latest, weights_checkpoint
+from idd_tf.utils.checkpoints import WallClock, restore_latest, weights_checkpoint
 
 
 def model_parts(model) -> dict:
@@ -127,7 +127,9 @@ class Trainer:
             self._iterator = iter(dist)
         return next(self._iterator)
 
-    def save(self) -> str | None:
+    def save(self, clock: WallClock | None = None) -> str | None:
+        """Checkpoint the current step (the chief's path; None on other workers) and, with `clock`,
+        the training time so far beside it (timing.json)."""
         trained = self.model.generator_variables + self.model.d_w.trainable_variables
         bad = [v.path for v in trained if not bool(tf.reduce_all(tf.math.is_finite(v)))]
         if bad:  # never let a diverged model become the latest checkpoint
@@ -137,6 +139,8 @@ class Trainer:
         if not self.chief:
             shutil.rmtree(self.manager.directory, ignore_errors=True)
             return None
+        if clock is not None:
+            clock.save(int(self.step.numpy()))
         return path
 
     def train_step(self, dist_batch, with_norms: bool = True) -> dict:
@@ -228,6 +232,7 @@ class Trainer:
         c = self.config
         start = int(self.step.numpy())
         metrics, preview = {}, None
+        clock = WallClock(self.run_dir, start)
         if self.monitor:
             self.monitor.start_timer(start)
         for s in range(start, until_step):
@@ -250,8 +255,8 @@ class Trainer:
             if self.validation_data is not None and c.validate_every and step % c.validate_every == 0:
                 self.validate(step)
             if step % c.checkpoint_every == 0 and step != until_step:
-                self.save()
-        path = self.save()
+                self.save(clock)
+        path = self.save(clock)
         return {"step": int(self.step.numpy()), "metrics": {k: float(v) for k, v in metrics.items()},
                 "checkpoint": path, "preview": preview}
 

@@ -45,7 +45,7 @@ import tensorflow as tf
 
 from idd_tf.stylegan import networks as sg
 from idd_tf.stylegan.config import GANTrainConfig
-from idd_tf.utils.checkpoints import named_weights, weights_checkpoint
+from idd_tf.utils.checkpoints import WallClock, named_weights, restore_latest, weights_checkpoint
 
 # Relative cost of a StyleGAN training step at progressive-growing level L (2**L times below the
 # final resolution), for the ETA only: measured for the toy config on 2 CPU cores
@@ -460,18 +460,15 @@ def train(trainer: GANTrainer, source: ImageSource, run_dir, total_steps: int, m
 
     Image k of the stream is always the k-th real image seen (the position is the checkpointed
     image counter), so kill -9 + rerun continues exactly. A diverging step raises before any
-    checkpoint of it is written. Returns {"step", "nimg", "seconds", "metrics"}.
+    checkpoint of it is written. Returns {"step", "nimg", "seconds" (this session's), "total_seconds"
+    (over all sessions, as timing.json), "metrics"}.
     """
-    import json
-    import time
     from pathlib import Path
 
-    from idd_tf.utils import fileio
     c = trainer.config
     run_dir = Path(run_dir)
     manager = tf.train.CheckpointManager(trainer.checkpoint, str(run_dir / "checkpoints"),
                                          max_to_keep=c.max_checkpoints)
-    from idd_tf.utils.checkpoints import restore_latest
     restored = restore_latest(trainer.checkpoint, run_dir / "checkpoints", strict=True)
     step = int(trainer.step.numpy())
     if monitor is not None:
@@ -487,10 +484,8 @@ def train(trainer: GANTrainer, source: ImageSource, run_dir, total_steps: int, m
             rows, cols = c.sample_grid
             monitor.image(0, "reals", tile(source(0, rows * cols), c.sample_grid))
     prefetch = Prefetcher(source, c.batch_size, int(trainer.nimg.numpy()))
-    timing_path = run_dir / "timing.json"  # training wall time over all sessions, saved with each checkpoint
-    timing = json.loads(timing_path.read_text()) if timing_path.exists() else {"seconds": 0.0}
-    before = timing["seconds"] if timing.get("step") == step else 0.0
-    metrics, t0 = {}, time.perf_counter()
+    clock = WallClock(run_dir, step)
+    metrics = {}
     try:
         while step < total_steps:
             metrics = trainer.train_step(prefetch.get())
@@ -506,12 +501,10 @@ def train(trainer: GANTrainer, source: ImageSource, run_dir, total_steps: int, m
                                                          lod=metrics["lod"]))
             if step % c.checkpoint_every == 0 or step == total_steps:
                 manager.save(checkpoint_number=step)
-                timing = {"seconds": before + time.perf_counter() - t0, "step": step,
-                          "nimg": int(trainer.nimg.numpy())}
-                fileio.atomic_write_bytes(timing_path, json.dumps(timing).encode())
+                clock.save(step, nimg=int(trainer.nimg.numpy()))
             if snapshot is not None and (step % c.snapshot_every == 0 or step == total_steps):
                 snapshot(step)
     finally:
         prefetch.close()
-    return {"step": step, "nimg": int(trainer.nimg.numpy()), "seconds": time.perf_counter() - t0,
-            "total_seconds": before + time.perf_counter() - t0, "metrics": metrics}
+    return {"step": step, "nimg": int(trainer.nimg.numpy()), "seconds": clock.session_seconds(),
+            "total_seconds": clock.seconds(), "metrics": metrics}

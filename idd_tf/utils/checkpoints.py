@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import time
 from pathlib import Path
 
 import tensorflow as tf
+
+from idd_tf.utils import fileio
 
 
 def named_weights(model) -> dict:
@@ -66,3 +70,26 @@ def restore_latest(checkpoint: tf.train.Checkpoint, directory, strict: bool = Fa
         raise RuntimeError(f"no readable checkpoint in {directory}: "
                            + "; ".join(f"{p} ({r})" for p, r in skipped))
     return {"path": None, "skipped": skipped}
+
+
+class WallClock:
+    """A run's training wall time over all its sessions, kept in `run_dir/timing.json` and written
+    with each checkpoint: a resumed run adds to the seconds saved at the step it resumed from
+    (0 when the file is from another step, e.g. a checkpoint written before a crash, not the time)."""
+
+    def __init__(self, run_dir, step: int):
+        self.path = Path(run_dir) / "timing.json"
+        saved = json.loads(self.path.read_text()) if self.path.exists() else {}
+        self.before = saved.get("seconds", 0.0) if saved.get("step") == step else 0.0
+        self.t0 = time.perf_counter()
+
+    def session_seconds(self) -> float:
+        return time.perf_counter() - self.t0
+
+    def seconds(self) -> float:
+        return self.before + self.session_seconds()
+
+    def save(self, step: int, **extra) -> dict:
+        timing = {"seconds": self.seconds(), "step": step, **extra}
+        fileio.atomic_write_bytes(self.path, json.dumps(timing).encode())
+        return timing

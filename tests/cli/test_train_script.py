@@ -91,12 +91,16 @@ def test_kill_and_resume_matches_uninterrupted(default_run, tmp_path):
     run = tmp_path / "00000-tiny"
     ckpts = sorted(p.name for p in (run / "checkpoints").glob("ckpt-*.index"))
     assert ckpts == ["ckpt-72.index"]
+    before = json.loads((run / "timing.json").read_text())  # the training time, saved with the checkpoint
+    assert before["step"] == 72 and before["seconds"] > 0
     # steps 72 (adversarial: every optimizer's restored state is used), 73 and 74; the default
     # run logged step 75 (after step index 74: adversarial and I_attr = I_id, so every loss is
     # compared; 75 is the first logged step that is both)
     resumed = run_script("scripts/train.py", "--resume", run, "--steps", "75", timeout=600)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert "resumed at step 72" in resumed.stderr and "done: step 75" in resumed.stdout
+    after = json.loads((run / "timing.json").read_text())  # the resumed session adds to it
+    assert after["step"] == 75 and after["seconds"] > before["seconds"]
     ref, _ = read_events(src / "logs")
     got, _ = read_events(run / "logs")
     for tag in ("loss_id", "loss_lnd", "loss_rec", "loss_adv", "loss_d", "r1", "grad_norm_nonadv",
