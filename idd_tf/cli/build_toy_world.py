@@ -9,7 +9,10 @@ Steps, each skipped when its output exists and resumed from its checkpoint when 
    pretrained on renders as an autoencoder (`scripts/pretrain_toy_attr.py`), the toy analog of
    ImageNet pretraining (docs/toy_world.md#rendered-pairs-what-closes-the-gap);
 2. the toy StyleGAN, trained on renders by idd_tf's TF2 StyleGAN trainer
-   (`scripts/train_stylegan.py --preset toy`, run directory `<work>/stylegan`);
+   (`scripts/train_stylegan.py --preset toy`, 400 kimg, run directory `<work>/stylegan`), then
+   trained on from that pickle for `--stylegan_more_kimg` kimg at R1 gamma 1 (`--init`: a fresh Adam
+   state; run directory `<work>/stylegan_more`), which brought its samples closer to the renders
+   (docs/toy_world.md#rendered-pairs-what-closes-the-gap);
 3. its NVIDIA-format pickle copied to `<out>/stylegan_toy.pkl`, a fixed-seed sample grid, its
    quality in the evaluator's terms (FID/KID vs renders with the render-vs-render floor, factor
    coverage with histograms) and `MODEL_CARD_stylegan.md`;
@@ -53,13 +56,17 @@ def define_flags():
                       "evaluator there (after a new evaluator) and replace its card's quality section")
     flags.DEFINE_bool("rescore_run", False, "no training: score the shipped run in --out again with the evaluator "
                       "there (--run_eval_pairs pairs) and replace its eval/ and its card's evaluation section")
-    flags.DEFINE_multi_string("stylegan_set", [], "--set options passed to train_stylegan.py")
+    flags.DEFINE_multi_string("stylegan_set", [], "--set options passed to train_stylegan.py (its first run)")
+    flags.DEFINE_float("stylegan_more_kimg", None, "kimg the StyleGAN trains on from its first run's pickle, at R1 "
+                       f"gamma 1 (default {MORE_KIMG:g}; --quick: 0; 0 ships the first run's pickle)")
     flags.DEFINE_integer("run_steps", 3000, "training steps of the shipped toy run (step 4)")
     flags.DEFINE_multi_string("run_set", [], "--set options passed to train.py for the shipped run (step 4)")
     flags.DEFINE_integer("run_eval_pairs", 500, "pairs per source of the shipped run's evaluation (step 4)")
 
 
 ROOT = Path(__file__).resolve().parents[2]   # the checkout: cwd and PYTHONPATH of the steps
+MORE_KIMG = 384   # the shipped StyleGAN's second run (docs/toy_world.md#rendered-pairs-what-closes-the-gap)
+MORE_SET = ["r1_gamma=1.0", "r1_late_kimg=0"]   # the toy preset's late R1 gamma, from the start
 PICKLE = "stylegan_toy.pkl"
 STYLEGAN_CARD = "MODEL_CARD_stylegan.md"
 
@@ -111,11 +118,18 @@ def app_main(argv):
         _run("pretrain_toy_attr", ["--out", out, "--work", work / "attr", *(["--steps", 20] if FLAGS.quick else []),
               "--overwrite", "--card_command", attr_command()])
 
-    run_dir = work / "stylegan"
-    final = run_dir / "network-final.pkl"
-    if not final.exists() or FLAGS.overwrite:
-        _run("train_stylegan", ["--preset", "quick" if FLAGS.quick else "toy",
-              "--run_dir", run_dir, *sum((["--set", s] for s in FLAGS.stylegan_set), [])])
+    preset = "quick" if FLAGS.quick else "toy"
+    run_dirs = [work / "stylegan"]
+    if not (run_dirs[0] / "network-final.pkl").exists() or FLAGS.overwrite:
+        _run("train_stylegan", ["--preset", preset, "--run_dir", run_dirs[0],
+              *sum((["--set", s] for s in FLAGS.stylegan_set), [])])
+    more = more_kimg()
+    if more:
+        run_dirs.append(work / "stylegan_more")
+        if not (run_dirs[1] / "network-final.pkl").exists() or FLAGS.overwrite:
+            _run("train_stylegan", ["--preset", preset, "--run_dir", run_dirs[1], "--init",
+                  run_dirs[0] / "network-final.pkl", "--kimg", f"{more:g}", *sum((["--set", s] for s in MORE_SET), [])])
+    final = run_dirs[-1] / "network-final.pkl"
     target, card = out / PICKLE, out / STYLEGAN_CARD
     if target.exists() and card.exists() and not FLAGS.overwrite:  # the card is written last
         logging.info("%s exists with its model card (pass --overwrite to replace them)", target)
@@ -124,12 +138,20 @@ def app_main(argv):
         shutil.copyfile(final, tmp)
         os.replace(tmp, target)
         command = ["python scripts/build_toy_world.py", *quick,
-                   *(f"--stylegan_set {s}" for s in FLAGS.stylegan_set)]
-        stylegan_card(target, run_dir, out, FLAGS.quality_samples or (200 if FLAGS.quick else 5000),
-                      " ".join(command), "quick" if FLAGS.quick else "toy")
+                   *(f"--stylegan_set {s}" for s in FLAGS.stylegan_set),
+                   *([f"--stylegan_more_kimg {more:g}"] if FLAGS.stylegan_more_kimg is not None else [])]
+        stylegan_card(target, run_dirs, out, FLAGS.quality_samples or (200 if FLAGS.quick else 5000),
+                      " ".join(command), preset)
     if not FLAGS.quick:
         ship_run(out, work / "method", FLAGS.run_steps)
     print(f"toy world in {out} ({time.perf_counter() - t0:.0f} s this session)")
+
+
+def more_kimg() -> float:
+    """The kimg of the StyleGAN's second run (0: none)."""
+    if FLAGS.stylegan_more_kimg is not None:
+        return FLAGS.stylegan_more_kimg
+    return 0 if FLAGS.quick else MORE_KIMG
 
 
 def shown_path(flag_value: str, placeholder: str) -> str:
@@ -260,31 +282,38 @@ def rescore_run(out: Path, pairs: int) -> dict:
     return result
 
 
-def stylegan_card(pickle_path, run_dir, out, n, command, preset):
-
+def stylegan_card(pickle_path, run_dirs, out, n, command, preset):
+    """The shipped StyleGAN's samples, quality report and card; `run_dirs`: its training runs in
+    order (the first from scratch, a second one from the first one's pickle)."""
     from idd_tf.stylegan import legacy
     from idd_tf.stylegan import training as gan_training
     from idd_tf.stylegan.config import GANTrainConfig
     from idd_tf.utils import fileio
-    final_info = run_dir / "network-final.json"   # written with network-final.pkl by train_stylegan.py
-    if final_info.is_file():
-        timing = json.loads(final_info.read_text())
-        config = GANTrainConfig.from_dict(timing["config"])
-    else:   # a run from before network-final.json: right only if it was not resumed since
-        logging.warning("%s missing: taking steps and time from timing.json", final_info)
-        config = GANTrainConfig.from_dict(json.loads((run_dir / "config.json").read_text()))
-        timing = json.loads((run_dir / "timing.json").read_text())
+    runs = [run_record(d) for d in run_dirs]
+    config = GANTrainConfig.from_dict(runs[0]["config"])
     Gs = legacy.load_stylegan(pickle_path)
     grid = gan_training.sample_grid(Gs, gan_training.sample_latents(config), config.sample_grid)
     fileio.save_image(out / "stylegan_samples.png", grid)
     q = measure_quality(Gs, out, n)
-    report = {"pickle": pickle_path.name, "bytes": pickle_path.stat().st_size, "config": config.to_dict(),
-              "steps": timing["step"], "images_seen": timing["nimg"], "train_seconds": timing["seconds"],
-              "quality": q}
+    report = {"pickle": pickle_path.name, "bytes": pickle_path.stat().st_size, "config": runs[-1]["config"],
+              "steps": sum(r["step"] for r in runs), "images_seen": sum(r["nimg"] for r in runs),
+              "train_seconds": sum(r["seconds"] for r in runs), "runs": runs, "quality": q}
     fileio.atomic_write_bytes(out / "stylegan_quality.json", (json.dumps(report, indent=2) + "\n").encode())
-    card = cards.stylegan_card(pickle_path, config, timing, q, n, command, preset)
+    card = cards.stylegan_card(pickle_path, [GANTrainConfig.from_dict(r["config"]) for r in runs], runs, q, n,
+                               command, preset)
     fileio.atomic_write_bytes(out / STYLEGAN_CARD, card.encode())
     return report
+
+
+def run_record(run_dir) -> dict:
+    """What made a StyleGAN run's network-final.pkl: {"step", "nimg", "seconds", "config"}."""
+    final_info = run_dir / "network-final.json"   # written with network-final.pkl by train_stylegan.py
+    if final_info.is_file():
+        return json.loads(final_info.read_text())
+    # a run from before network-final.json: right only if it was not resumed since
+    logging.warning("%s missing: taking steps and time from timing.json", final_info)
+    timing = json.loads((run_dir / "timing.json").read_text())
+    return {**timing, "config": json.loads((run_dir / "config.json").read_text())}
 
 
 def measure_quality(Gs, out, n):

@@ -23,15 +23,29 @@ def card_before(card_file, heading):
 
 # The toy StyleGAN: MODEL_CARD_stylegan.md
 
-def stylegan_card(pickle_path, config, timing, q, n, command, preset):
-    """MODEL_CARD_stylegan.md of the toy StyleGAN at `pickle_path`: how it was trained (`config`, a
-    GANTrainConfig; `timing`: step, nimg, seconds; `command`, `preset`) and `quality_section(q, n)`."""
+def stylegan_card(pickle_path, configs, runs, q, n, command, preset):
+    """MODEL_CARD_stylegan.md of the toy StyleGAN at `pickle_path`: how it was trained (`configs`,
+    GANTrainConfigs of its runs in order, the first from scratch, a second one from the first one's
+    pickle; `runs`: their step, nimg and seconds; `command`, `preset`) and `quality_section(q, n)`."""
+    config = configs[0]
     growing = "fixed resolution" if not config.lod_initial_resolution else (
         f"progressive growing from {config.lod_initial_resolution} px, {config.lod_training_kimg:g} kimg "
         f"per level and {config.lod_transition_kimg:g} kimg per fade")
     gamma = f"{config.r1_gamma:g}" if config.r1_gamma_late is None else (
         f"{config.r1_gamma:g} for the first {config.r1_late_kimg:g} kimg, then {config.r1_gamma_late:g},")
     noise = "" if config.noise else ", no noise inputs"
+    step, nimg, seconds = (sum(r[k] for r in runs) for k in ("step", "nimg", "seconds"))
+    each = " + ".join(f"{r['seconds'] / 3600:.2f}" for r in runs)
+    hours = f"{seconds / 3600:.2f} h" + (f" ({each} h)" if len(runs) > 1 else "")
+    kimg = " + ".join(f"{r['nimg'] / 1000:g}" for r in runs)
+    second, second_step = "", ""
+    if len(runs) > 1:
+        second = (f" Then trained on from that pickle for {runs[1]['nimg'] / 1000:g} kimg at R1 gamma "
+                  f"{configs[1].r1_gamma:g} throughout (a second run started with `--init`: a fresh Adam "
+                  "state and the render stream from its start), which brought its samples closer to the renders.")
+        second_step = (" and its second run `python scripts/train_stylegan.py --preset "
+                       f"{preset} --run_dir <work>/stylegan_more --init <work>/stylegan/network-final.pkl "
+                       f"--kimg {runs[1]['nimg'] / 1000:g} --set r1_gamma=1.0 --set r1_late_kimg=0`")
     card = f"""# Toy StyleGAN (`{pickle_path.name}`)
 
 A StyleGAN v1 ({config.stylegan.resolution} px, latent {config.stylegan.latent_size}, fmap_base
@@ -39,15 +53,15 @@ A StyleGAN v1 ({config.stylegan.resolution} px, latent {config.stylegan.latent_s
 (`toyworld.example(i, seed={config.seed})`) by `idd_tf.gan_training` with NVIDIA's recipe
 (non-saturating logistic G loss, logistic D loss + R1 gamma {gamma} every
 {config.r1_interval} D step(s), Adam {config.g_lr} beta1 {config.beta1} beta2 {config.beta2}, Gs
-EMA half-life {config.g_smoothing_kimg} kimg, style mixing {config.style_mixing_prob}, {growing}{noise}). \
-Saved in NVIDIA's pickle format ((G, D, Gs) Network states, version 3); read it with
+EMA half-life {config.g_smoothing_kimg} kimg, style mixing {config.style_mixing_prob}, {growing}{noise}).\
+{second} Saved in NVIDIA's pickle format ((G, D, Gs) Network states, version 3); read it with
 `idd_tf.load_stylegan` or NVIDIA's own code.
 
 - Command: `{command}` (its StyleGAN step: `python scripts/train_stylegan.py --preset {preset}
-  --run_dir <work>/stylegan`; resumable: rerun the same command)
-- Steps: {timing['step']}, images seen: {timing['nimg']} ({timing['nimg'] / 1000:.0f} kimg),
-  training wall time: {timing['seconds'] / 3600:.2f} h on the machine it was built on
-  ({timing['nimg'] / max(timing['seconds'], 1e-9):.1f} images/s over the whole run, sample grids,
+  --run_dir <work>/stylegan`{second_step}; resumable: rerun the same command)
+- Steps: {step}, images seen: {nimg} ({kimg} kimg),
+  training wall time: {hours} on the machine it was built on
+  ({nimg / max(seconds, 1e-9):.1f} images/s over the whole run, sample grids,
   checkpoints and snapshots included; one iteration in isolation: `python
   benchmarks/bench_gan_train_step.py`)
 - Size: {pickle_path.stat().st_size / 1e6:.2f} MB

@@ -294,7 +294,7 @@ def test_build_toy_world_quick(tmp_path):
     test_quick_training_script, tests/test_toy_evaluation.py, the GAN training tests above)."""
     out, work = tmp_path / "toy", tmp_path / "work"
     args = ["scripts/build_toy_world.py", "--quick", "--out", out, "--work", work,
-            "--stylegan_set", "total_kimg=0.06", "--stylegan_set", "batch_size=4"]
+            "--stylegan_set", "total_kimg=0.06", "--stylegan_set", "batch_size=4", "--stylegan_more_kimg", "0.04"]
     proc = run_script(*args, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     for name in ("stylegan_toy.pkl", "MODEL_CARD_stylegan.md", "stylegan_quality.json",
@@ -305,11 +305,16 @@ def test_build_toy_world_quick(tmp_path):
     G = legacy.load_stylegan(out / "stylegan_toy.pkl")
     assert G.resolution == 32
     report = __import__("json").loads((out / "stylegan_quality.json").read_text())
-    assert report["steps"] == 15 and report["images_seen"] == 60
+    # a first run of 15 steps of batch 4, then a second one from its pickle, 5 steps of the preset's batch 8
+    assert report["steps"] == 15 + 5 and report["images_seen"] == 60 + 40
+    assert [r["config"]["r1_gamma"] for r in report["runs"]] == [10.0, 1.0]
+    assert (work / "stylegan_more" / "network-final.pkl").is_file()
     assert report["quality"]["fid"] > report["quality"]["fid_floor"] >= 0
     card = (out / "MODEL_CARD_stylegan.md").read_text()
     assert f"{report['quality']['fid']:.2f}" in card and "python scripts/build_toy_world.py --quick" in card
     assert "images/s over the whole run" in card and "--stylegan_set batch_size=4" in card
+    assert "(0.06 + 0.04 kimg)" in card and "--stylegan_more_kimg 0.04" in card
+    assert "--init <work>/stylegan/network-final.pkl --kimg 0.04" in card and "Then trained on" in card
     # the nets' cards name the build (its step 1), not this machine's temporary folders
     line = next(x for x in (out / "MODEL_CARD_id.md").read_text().splitlines() if x.startswith("- Command:"))
     assert "python scripts/build_toy_world.py --out <out> --work <work> --quick (its step 1:" in line, line
