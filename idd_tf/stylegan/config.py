@@ -175,6 +175,7 @@ GAN_PRESETS: dict[str, GANTrainConfig] = {
         r1_gamma_late=1.0, r1_late_kimg=128,
         r1_interval=4,  # not NVIDIA's (1): ~25% faster on a CPU (docs/decisions.md#toy-stylegan-lazy-r1-every-4th-step)
         total_kimg=400,  # not NVIDIA's: what a few CPU hours allow (docs/decisions.md#toy-stylegan-r1-gamma-10-then-1)
+        # build_toy_world.py then trains on for 384 kimg (docs/decisions.md#toy-stylegan-a-second-run-of-384-kimg)
         noise=False),  # not NVIDIA's: noise speckled the faces (docs/decisions.md#toy-stylegan-no-noise-inputs)
     # Minutes-long smoke version (tests, build_toy_world.py --quick).
     "quick": GANTrainConfig(
