@@ -321,24 +321,24 @@ def report_markdown(result: dict, title: str = "Toy-world evaluation") -> str:
               *_header("", "id error", "id discrete", "id cosine", "attr error", "landmarks", "pose (deg)",
                        "norm id", "norm attr", "norm sum", "FID", "KID")]
     for name, r in result["generated"].items():
-        lines.append(f"| {name} | {_fmt(r['id_factor_error'])} | {_fmt(r['id_discrete_error'])} | "
-                     f"{_fmt(r['id_cosine'])} | {_fmt(r['attr_factor_error'])} | {_fmt(r['landmark_error'], 4)} | "
-                     f"{_fmt(r['pose_error_deg'], 2)} | {_fmt(r['norm_id'])} | {_fmt(r['norm_attr'])} | "
-                     f"{_fmt(r['norm_sum'])} | {_fmt(r.get('fid'), 1)} | {_fmt(r.get('kid'), 4)} |")
+        lines.append(_md_row(name, _fmt(r["id_factor_error"]), _fmt(r["id_discrete_error"]), _fmt(r["id_cosine"]),
+                             _fmt(r["attr_factor_error"]), _fmt(r["landmark_error"], 4), _fmt(r["pose_error_deg"], 2),
+                             _fmt(r["norm_id"]), _fmt(r["norm_attr"]), _fmt(r["norm_sum"]), _fmt(r.get("fid"), 1),
+                             _fmt(r.get("kid"), 4)))
     lines += ["", f"FID/KID floor (two disjoint render sets): {result['fid_floor']:.1f} / {result['kid_floor']:.4f}."]
     lines += ["", "## Reconstruction (I_id == I_attr)", "",
               *_header("source", "PSNR", "RMSE", "id cosine", "id error", "landmarks", "pose (deg)")]
     for name, r in result["reconstruction"].items():
         lines.append(_md_row(name, _fmt(r["psnr"], 2), _fmt(r["rmse"], 4), _fmt(r["id_cosine"]),
                           _fmt(r["id_factor_error"]), _fmt(r["landmark_error"], 4), _fmt(r["pose_error_deg"], 2)))
-    lines += ["", "## Targets", "", "| target | value | limit | met |", "|---|---|---|---|"]
+    lines += ["", "## Targets", "", *_header("target", "value", "limit", "met")]
     for name, t in targets(result).items():
-        lines.append(f"| {name} | {t['value']:.3f} | {t['limit']:.3f} | {'yes' if t['met'] else 'no'} |")
+        lines.append(_md_row(name, f"{t['value']:.3f}", f"{t['limit']:.3f}", "yes" if t["met"] else "no"))
     if result.get("sum_against_mixing"):
         lines += ["", mixing_interval_text(result["sum_against_mixing"], "Method", n)]
     if result["mixing_curve"]:
         lines += ["", "## Style mixing at every crossover (generated pairs)", "",
-                  "| kind | crossover | norm id | norm attr | norm sum |", "|---|---|---|---|---|"]
+                  *_header("kind", "crossover", "norm id", "norm attr", "norm sum")]
         for r in result["mixing_curve"]:
             lines.append(_md_row(r["kind"], r["crossover"], f"{r['norm_id']:.3f}", f"{r['norm_attr']:.3f}",
                               f"{r['norm_sum']:.3f}"))
@@ -428,13 +428,13 @@ def table_markdown(results: dict, steps: int, command: str) -> str:
     n = base["n"]
 
     def gen_row(name, r):
-        return (f"| {name} | {_fmt(r['norm_sum'])} | {_fmt(r['norm_id'])} | {_fmt(r['norm_attr'])} | "
-                f"{_fmt(r['id_factor_error'])} | {_fmt(r['id_cosine'])} | {_fmt(r['attr_factor_error'])} | "
-                f"{_fmt(r['landmark_error'], 4)} | {_fmt(r['pose_error_deg'], 2)} | {_fmt(r.get('fid'), 1)} |")
+        return _md_row(name, _fmt(r["norm_sum"]), _fmt(r["norm_id"]), _fmt(r["norm_attr"]), _fmt(r["id_factor_error"]),
+                       _fmt(r["id_cosine"]), _fmt(r["attr_factor_error"]), _fmt(r["landmark_error"], 4),
+                       _fmt(r["pose_error_deg"], 2), _fmt(r.get("fid"), 1))
 
     def rend_row(name, r):
-        return (f"| {name} | {_fmt(r['norm_sum'])} | {_fmt(r['id_factor_error'])} | {_fmt(r['id_cosine'])} | "
-                f"{_fmt(r['attr_factor_error'])} | {_fmt(r['truth_psnr'], 2)} | {_fmt(r['truth_ms_ssim'])} |")
+        return _md_row(name, _fmt(r["norm_sum"]), _fmt(r["id_factor_error"]), _fmt(r["id_cosine"]),
+                       _fmt(r["attr_factor_error"]), _fmt(r["truth_psnr"], 2), _fmt(r["truth_ms_ssim"]))
 
     lines = ["# Toy world: method, ablations and baselines", "",
              f"Every variant trained {steps} steps (`--preset toy`, one `--set` apart), scored on the same "
@@ -443,16 +443,15 @@ def table_markdown(results: dict, steps: int, command: str) -> str:
              "copy-I_id's; norm sum 1 = no better than copying either input, 0 = ideal. Lower is better "
              "except id cosine, PSNR and MS-SSIM.", "",
              "## Generated pairs", "",
-             "| | norm sum | norm id | norm attr | id error | id cosine | attr error | landmarks | pose (deg) | FID |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             *_header("", "norm sum", "norm id", "norm attr", "id error", "id cosine", "attr error", "landmarks",
+                      "pose (deg)", "FID")]
     lines += [gen_row(v, r["generated"]["method"]) for v, r in results.items()]
     lines += [gen_row(name, r) for name, r in base["generated"].items() if name != "method"]
     if base.get("sum_against_mixing"):
         name = next(v for v, r in results.items() if r is base)
         lines += ["", mixing_interval_text(base["sum_against_mixing"], name, n)]
     lines += ["", "## Rendered pairs (against the ideal render)", "",
-              "| | norm sum | id error | id cosine | attr error | PSNR to truth | MS-SSIM to truth |",
-              "|---|---|---|---|---|---|---|"]
+              *_header("", "norm sum", "id error", "id cosine", "attr error", "PSNR to truth", "MS-SSIM to truth")]
     lines += [rend_row(v, r["rendered"]["method"]) for v, r in results.items()]
     lines += [rend_row(name, r) for name, r in base["rendered"].items() if name != "method"]
     lines += ["", "## Reconstruction (I_id == I_attr)", "",
