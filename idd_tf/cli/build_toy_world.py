@@ -119,16 +119,16 @@ def app_main(argv):
               "--overwrite", "--card_command", attr_command()])
 
     preset = "quick" if FLAGS.quick else "toy"
-    run_dirs = [work / "stylegan"]
-    if not (run_dirs[0] / "network-final.pkl").exists() or FLAGS.overwrite:
-        _run("train_stylegan", ["--preset", preset, "--run_dir", run_dirs[0],
-              *sum((["--set", s] for s in FLAGS.stylegan_set), [])])
     more = more_kimg()
-    if more:
-        run_dirs.append(work / "stylegan_more")
-        if not (run_dirs[1] / "network-final.pkl").exists() or FLAGS.overwrite:
-            _run("train_stylegan", ["--preset", preset, "--run_dir", run_dirs[1], "--init",
-                  run_dirs[0] / "network-final.pkl", "--kimg", f"{more:g}", *sum((["--set", s] for s in MORE_SET), [])])
+    runs = [("stylegan", ["--preset", preset, "--run_dir", "{work}/stylegan"]),   # (folder, arguments)
+            *([("stylegan_more", ["--preset", preset, "--run_dir", "{work}/stylegan_more", "--init",
+                                  "{work}/stylegan/network-final.pkl", "--kimg", f"{more:g}",
+                                  *sum((["--set", s] for s in MORE_SET), [])])] if more else [])]
+    run_dirs = [work / name for name, _ in runs]
+    for i, (run_dir, (_, args)) in enumerate(zip(run_dirs, runs)):
+        if not (run_dir / "network-final.pkl").exists() or FLAGS.overwrite:
+            _run("train_stylegan", [a.format(work=work) for a in args] +
+                 (sum((["--set", s] for s in FLAGS.stylegan_set), []) if i == 0 else []))
     final = run_dirs[-1] / "network-final.pkl"
     target, card = out / PICKLE, out / STYLEGAN_CARD
     if target.exists() and card.exists() and not FLAGS.overwrite:  # the card is written last
@@ -140,8 +140,10 @@ def app_main(argv):
         command = ["python scripts/build_toy_world.py", *quick,
                    *(f"--stylegan_set {s}" for s in FLAGS.stylegan_set),
                    *([f"--stylegan_more_kimg {more:g}"] if FLAGS.stylegan_more_kimg is not None else [])]
+        shown = [" ".join(["python scripts/train_stylegan.py", *(a.format(work="<work>") for a in args)])
+                 for _, args in runs]
         stylegan_card(target, run_dirs, out, FLAGS.quality_samples or (200 if FLAGS.quick else 5000),
-                      " ".join(command), preset)
+                      " ".join(command), shown)
     if not FLAGS.quick:
         ship_run(out, work / "method", FLAGS.run_steps)
     print(f"toy world in {out} ({time.perf_counter() - t0:.0f} s this session)")
@@ -282,9 +284,10 @@ def rescore_run(out: Path, pairs: int) -> dict:
     return result
 
 
-def stylegan_card(pickle_path, run_dirs, out, n, command, preset):
+def stylegan_card(pickle_path, run_dirs, out, n, command, run_commands):
     """The shipped StyleGAN's samples, quality report and card; `run_dirs`: its training runs in
-    order (the first from scratch, a second one from the first one's pickle)."""
+    order (the first from scratch, a second one from the first one's pickle), `run_commands` their
+    command lines as the card shows them."""
     from idd_tf.stylegan import legacy
     from idd_tf.stylegan import training as gan_training
     from idd_tf.stylegan.config import GANTrainConfig
@@ -300,7 +303,7 @@ def stylegan_card(pickle_path, run_dirs, out, n, command, preset):
               "train_seconds": sum(r["seconds"] for r in runs), "runs": runs, "quality": q}
     fileio.atomic_write_bytes(out / "stylegan_quality.json", (json.dumps(report, indent=2) + "\n").encode())
     card = cards.stylegan_card(pickle_path, [GANTrainConfig.from_dict(r["config"]) for r in runs], runs, q, n,
-                               command, preset)
+                               command, run_commands)
     fileio.atomic_write_bytes(out / STYLEGAN_CARD, card.encode())
     return report
 

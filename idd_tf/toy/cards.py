@@ -23,10 +23,11 @@ def card_before(card_file, heading):
 
 # The toy StyleGAN: MODEL_CARD_stylegan.md
 
-def stylegan_card(pickle_path, configs, runs, q, n, command, preset):
+def stylegan_card(pickle_path, configs, runs, q, n, command, run_commands):
     """MODEL_CARD_stylegan.md of the toy StyleGAN at `pickle_path`: how it was trained (`configs`,
     GANTrainConfigs of its runs in order, the first from scratch, a second one from the first one's
-    pickle; `runs`: their step, nimg and seconds; `command`, `preset`) and `quality_section(q, n)`."""
+    pickle; `runs`: their step, nimg and seconds; `command` the build, `run_commands` each run's
+    command line) and `quality_section(q, n)`."""
     config = configs[0]
     growing = "fixed resolution" if not config.lod_initial_resolution else (
         f"progressive growing from {config.lod_initial_resolution} px, {config.lod_training_kimg:g} kimg "
@@ -38,14 +39,12 @@ def stylegan_card(pickle_path, configs, runs, q, n, command, preset):
     each = " + ".join(f"{r['seconds'] / 3600:.2f}" for r in runs)
     hours = f"{seconds / 3600:.2f} h" + (f" ({each} h)" if len(runs) > 1 else "")
     kimg = " + ".join(f"{r['nimg'] / 1000:g}" for r in runs)
-    second, second_step = "", ""
+    second = ""
     if len(runs) > 1:
         second = (f" Then trained on from that pickle for {runs[1]['nimg'] / 1000:g} kimg at R1 gamma "
                   f"{configs[1].r1_gamma:g} throughout (a second run started with `--init`: a fresh Adam "
                   "state and the render stream from its start), which brought its samples closer to the renders.")
-        second_step = (" and its second run `python scripts/train_stylegan.py --preset "
-                       f"{preset} --run_dir <work>/stylegan_more --init <work>/stylegan/network-final.pkl "
-                       f"--kimg {runs[1]['nimg'] / 1000:g} --set r1_gamma=1.0 --set r1_late_kimg=0`")
+    steps = "`" + "` and its second run `".join(run_commands) + "`"
     card = f"""# Toy StyleGAN (`{pickle_path.name}`)
 
 A StyleGAN v1 ({config.stylegan.resolution} px, latent {config.stylegan.latent_size}, fmap_base
@@ -57,8 +56,7 @@ EMA half-life {config.g_smoothing_kimg} kimg, style mixing {config.style_mixing_
 {second} Saved in NVIDIA's pickle format ((G, D, Gs) Network states, version 3); read it with
 `idd_tf.load_stylegan` or NVIDIA's own code.
 
-- Command: `{command}` (its StyleGAN step: `python scripts/train_stylegan.py --preset {preset}
-  --run_dir <work>/stylegan`{second_step}; resumable: rerun the same command)
+- Command: `{command}` (its StyleGAN step: {steps}; resumable: rerun the same command)
 - Steps: {step}, images seen: {nimg} ({kimg} kimg),
   training wall time: {hours} on the machine it was built on
   ({nimg / max(seconds, 1e-9):.1f} images/s over the whole run, sample grids,
