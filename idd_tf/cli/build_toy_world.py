@@ -118,17 +118,12 @@ def app_main(argv):
         _run("pretrain_toy_attr", ["--out", out, "--work", work / "attr", *(["--steps", 20] if FLAGS.quick else []),
               "--overwrite", "--card_command", attr_command()])
 
-    preset = "quick" if FLAGS.quick else "toy"
     more = more_kimg()
-    runs = [("stylegan", ["--preset", preset, "--run_dir", "{work}/stylegan"]),   # (folder, arguments)
-            *([("stylegan_more", ["--preset", preset, "--run_dir", "{work}/stylegan_more", "--init",
-                                  "{work}/stylegan/network-final.pkl", "--kimg", f"{more:g}",
-                                  *sum((["--set", s] for s in MORE_SET), [])])] if more else [])]
+    runs = stylegan_runs(work, more)
     run_dirs = [work / name for name, _ in runs]
-    for i, (run_dir, (_, args)) in enumerate(zip(run_dirs, runs)):
+    for run_dir, (_, args) in zip(run_dirs, runs):
         if not (run_dir / "network-final.pkl").exists() or FLAGS.overwrite:
-            _run("train_stylegan", [a.format(work=work) for a in args] +
-                 (sum((["--set", s] for s in FLAGS.stylegan_set), []) if i == 0 else []))
+            _run("train_stylegan", args)
     final = run_dirs[-1] / "network-final.pkl"
     target, card = out / PICKLE, out / STYLEGAN_CARD
     if target.exists() and card.exists() and not FLAGS.overwrite:  # the card is written last
@@ -140,13 +135,29 @@ def app_main(argv):
         command = ["python scripts/build_toy_world.py", *quick,
                    *(f"--stylegan_set {s}" for s in FLAGS.stylegan_set),
                    *([f"--stylegan_more_kimg {more:g}"] if FLAGS.stylegan_more_kimg is not None else [])]
-        shown = [" ".join(["python scripts/train_stylegan.py", *(a.format(work="<work>") for a in args)])
-                 for _, args in runs]
+        shown = [" ".join(["python scripts/train_stylegan.py", *args]) for _, args in stylegan_runs("<work>", more)]
         stylegan_card(target, run_dirs, out, FLAGS.quality_samples or (200 if FLAGS.quick else 5000),
                       " ".join(command), shown)
     if not FLAGS.quick:
         ship_run(out, work / "method", FLAGS.run_steps)
     print(f"toy world in {out} ({time.perf_counter() - t0:.0f} s this session)")
+
+
+def set_args(sets) -> list[str]:
+    """`--set` options as a tool's arguments: ["--set", s, ...]."""
+    return [a for s in sets for a in ("--set", s)]
+
+
+def stylegan_runs(work, more: float) -> list[tuple[str, list]]:
+    """The StyleGAN's training runs in order, (folder under `work`, train_stylegan.py arguments): the
+    first from scratch (with --stylegan_set), then `more` kimg from its pickle (none if 0)."""
+    preset = "quick" if FLAGS.quick else "toy"
+    runs = [("stylegan", ["--preset", preset, "--run_dir", f"{work}/stylegan", *set_args(FLAGS.stylegan_set)])]
+    if more:
+        runs.append(("stylegan_more", ["--preset", preset, "--run_dir", f"{work}/stylegan_more", "--init",
+                                       f"{work}/stylegan/network-final.pkl", "--kimg", f"{more:g}",
+                                       *set_args(MORE_SET)]))
+    return runs
 
 
 def more_kimg() -> float:
@@ -198,7 +209,7 @@ def ship_run(out: Path, method_dir: Path, steps: int) -> None:
         logging.info("%s exists with its model card (pass --overwrite to replace it)", shipped)
         return
     train = ["--preset", "toy", "--steps", steps,
-             *sum((["--set", x] for x in FLAGS.run_set), [])]
+             *set_args(FLAGS.run_set)]
     if (method_dir / "config.json").exists():
         _run("train", train + ["--resume", method_dir])
     else:  # the parts of this build (`out`), not whatever the preset names
@@ -302,8 +313,7 @@ def stylegan_card(pickle_path, run_dirs, out, n, command, run_commands):
               "steps": sum(r["step"] for r in runs), "images_seen": sum(r["nimg"] for r in runs),
               "train_seconds": sum(r["seconds"] for r in runs), "runs": runs, "quality": q}
     fileio.atomic_write_bytes(out / "stylegan_quality.json", (json.dumps(report, indent=2) + "\n").encode())
-    card = cards.stylegan_card(pickle_path, [GANTrainConfig.from_dict(r["config"]) for r in runs], runs, q, n,
-                               command, run_commands)
+    card = cards.stylegan_card(pickle_path, runs, q, n, command, run_commands)
     fileio.atomic_write_bytes(out / STYLEGAN_CARD, card.encode())
     return report
 

@@ -7,6 +7,8 @@ import os
 import platform
 import time
 
+from idd_tf.stylegan.config import GANTrainConfig
+
 # Every toy part is made from nothing by this repository's code on its own renders: the repository's licence.
 LICENCE = ("## Licence\n\nMIT, as idd-tf itself (its LICENSE file): made from scratch by the command above, "
            "from renders of the toy world; no third-party data, code or weights.\n")
@@ -23,11 +25,12 @@ def card_before(card_file, heading):
 
 # The toy StyleGAN: MODEL_CARD_stylegan.md
 
-def stylegan_card(pickle_path, configs, runs, q, n, command, run_commands):
-    """MODEL_CARD_stylegan.md of the toy StyleGAN at `pickle_path`: how it was trained (`configs`,
-    GANTrainConfigs of its runs in order, the first from scratch, a second one from the first one's
-    pickle; `runs`: their step, nimg and seconds; `command` the build, `run_commands` each run's
-    command line) and `quality_section(q, n)`."""
+def stylegan_card(pickle_path, runs, q, n, command, run_commands):
+    """MODEL_CARD_stylegan.md of the toy StyleGAN at `pickle_path`: how it was trained (`runs`: its
+    training runs in order, the first from scratch, a second one from the first one's pickle, each
+    {"step", "nimg", "seconds", "config" (a GANTrainConfig dict)}; `command` the build,
+    `run_commands` each run's command line) and `quality_section(q, n)`."""
+    configs = [GANTrainConfig.from_dict(r["config"]) for r in runs]
     config = configs[0]
     growing = "fixed resolution" if not config.lod_initial_resolution else (
         f"progressive growing from {config.lod_initial_resolution} px, {config.lod_training_kimg:g} kimg "
