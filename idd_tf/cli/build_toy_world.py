@@ -58,7 +58,7 @@ def define_flags():
                       "there (--run_eval_pairs pairs) and replace its eval/ and its card's evaluation section")
     flags.DEFINE_multi_string("stylegan_set", [], "--set options passed to train_stylegan.py (its first run)")
     flags.DEFINE_float("stylegan_more_kimg", None, "kimg the StyleGAN trains on from its first run's pickle, at R1 "
-                       f"gamma 1 (default {MORE_KIMG:g}; --quick: 0; 0 ships the first run's pickle)")
+                       f"gamma 1 (default {MORE_KIMG:g}; --quick: 0; 0 ships the first run's pickle)", lower_bound=0)
     flags.DEFINE_integer("run_steps", 3000, "training steps of the shipped toy run (step 4)")
     flags.DEFINE_multi_string("run_set", [], "--set options passed to train.py for the shipped run (step 4)")
     flags.DEFINE_integer("run_eval_pairs", 500, "pairs per source of the shipped run's evaluation (step 4)")

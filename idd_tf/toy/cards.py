@@ -7,8 +7,6 @@ import os
 import platform
 import time
 
-from idd_tf.stylegan.config import GANTrainConfig
-
 # Every toy part is made from nothing by this repository's code on its own renders: the repository's licence.
 LICENCE = ("## Licence\n\nMIT, as idd-tf itself (its LICENSE file): made from scratch by the command above, "
            "from renders of the toy world; no third-party data, code or weights.\n")
@@ -30,6 +28,9 @@ def stylegan_card(pickle_path, runs, q, n, command, run_commands):
     training runs in order, the first from scratch, a second one from the first one's pickle, each
     {"step", "nimg", "seconds", "config" (a GANTrainConfig dict)}; `command` the build,
     `run_commands` each run's command line) and `quality_section(q, n)`."""
+    # imported here: idd_tf.stylegan loads TensorFlow, and the tools import cards before the console is set up
+    from idd_tf.stylegan.config import GANTrainConfig
+
     configs = [GANTrainConfig.from_dict(r["config"]) for r in runs]
     config = configs[0]
     growing = "fixed resolution" if not config.lod_initial_resolution else (

@@ -150,3 +150,14 @@ def test_a_tool_in_process_reports_user_errors_as_its_subprocess_does(tmp_path):
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("E ")]
     assert len(errors) == 1 and "generate.py" in errors[0] and "empty" in errors[0], proc.stderr[-2000:]
+
+
+def test_a_tool_refuses_an_out_of_range_flag_before_any_work(tmp_path):
+    """A negative --stylegan_more_kimg is a flag error naming the flag (exit 1), not a build started."""
+    import subprocess
+    import sys
+    proc = subprocess.run([sys.executable, "scripts/build_toy_world.py", "--stylegan_more_kimg", "-1",
+                           "--out", tmp_path / "out", "--work", tmp_path / "work"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1 and "--stylegan_more_kimg=-1" in proc.stderr and "non-negative" in proc.stderr
+    assert not (tmp_path / "out").exists() and not (tmp_path / "work").exists()
