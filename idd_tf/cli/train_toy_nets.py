@@ -145,23 +145,14 @@ def batch_inputs(net, b):
 
 
 def train(net, s):
-    """Train (or resume) `net`; returns {model, steps, images_seen, wall_s, resumed_from}."""
+    """Train (or resume) `net`; returns {model, steps, images_seen, wall_s, cpu_s, resumed_from}."""
     import keras
     import tensorflow as tf
 
     from idd_tf.toy import net_training as toynet_training
     from idd_tf.toy import nets as toynets
-    from idd_tf.utils import fileio
     work = Path(FLAGS.work_dir) / net
-    work.mkdir(parents=True, exist_ok=True)
-    run_settings = {"net": net, **s, "quick": FLAGS.quick}
-    settings_file = work / "settings.json"
-    if settings_file.is_file():
-        old = json.loads(settings_file.read_text())
-        if {k: v for k, v in old.items() if k != "steps"} != {k: v for k, v in run_settings.items() if k != "steps"}:
-            raise ValueError(f"{work} holds a run with other settings ({settings_file}); "
-                             "use another --work_dir or delete it")
-    fileio.atomic_write_bytes(settings_file, (json.dumps(run_settings, indent=2) + "\n").encode())
+    toynet_training.claim_work_dir(work, {"net": net, **s, "quick": FLAGS.quick}, may_change=("steps",))
     keras.utils.set_random_seed(toynets.SEEDS[net])
     model = toynets.build_net(net, **s["arch"])
     head = None
@@ -170,52 +161,22 @@ def train(net, s):
         head.build((None, model.embedding_dim))
     opt = keras.optimizers.Adam(s["lr"])
     opt.build(model.trainable_variables + (head.trainable_variables if head is not None else []))
-    step_var = tf.Variable(0, dtype=tf.int64)
-    wall_var = tf.Variable(0.0, dtype=tf.float64)
-    seen_var = tf.Variable(0, dtype=tf.int64)
-    cpu_var = tf.Variable(-1.0, dtype=tf.float64)   # < 0: not recorded (a checkpoint without it)
-    ckpt = tf.train.Checkpoint(model=model, optimizer=opt, step=step_var, wall=wall_var, seen=seen_var, cpu=cpu_var,
-                               **({"head": head} if head is not None else {}))
-    manager = tf.train.CheckpointManager(ckpt, str(work / "checkpoints"), max_to_keep=1)
-    resumed_from = 0
-    if manager.latest_checkpoint:
-        ckpt.restore(manager.latest_checkpoint).assert_nontrivial_match()
-        resumed_from = int(step_var.numpy())
-        logging.info("%s: resuming from step %d (%s)", net, resumed_from, manager.latest_checkpoint)
     step_fn = make_step_fn(net, model, head, opt, s)
-    start = int(step_var.numpy())
-    if start == 0:
-        cpu_var.assign(0.0)
-    if start < s["steps"]:
-        stream = toynet_training.RenderStream(toynets.SEEDS[net], s["persons"], s["batch"], s["fresh"], s["window"],
-                                      start_step=start, labelled_persons=s.get("labelled_persons"))
-        session_t0, wall0 = time.time(), float(wall_var.numpy())
-        cpu_t0, cpu0 = time.process_time(), float(cpu_var.numpy())
-        try:
-            for step in range(start, s["steps"]):
-                images, labels = batch_inputs(net, stream.batch(step))
-                lr = toynet_training.learning_rate(step, s["steps"], s["lr"])
-                logs = step_fn(tf.constant(images), labels, tf.constant(lr, tf.float32),
-                               tf.constant([toynets.SEEDS[net], step], tf.int32))
-                step_var.assign(step + 1)
-                seen_var.assign_add(s["batch"])
-                wall_var.assign(wall0 + time.time() - session_t0)
-                if cpu0 >= 0:
-                    cpu_var.assign(cpu0 + time.process_time() - cpu_t0)
-                done = step + 1
-                if done % FLAGS.log_every == 0 or done == s["steps"]:
-                    rate = (done - start) / max(1e-9, time.time() - session_t0)
-                    eta = (s["steps"] - done) / max(rate, 1e-9)
-                    logging.info("%s step %d/%d  %s  %.2f steps/s  elapsed %.0fs  ETA %.0fs", net, done,
-                                 s["steps"], "  ".join(f"{k} {float(v):.4f}" for k, v in logs.items()),
-                                 rate, float(wall_var.numpy()), eta)
-                if done % FLAGS.checkpoint_every == 0 or done == s["steps"]:
-                    manager.save(checkpoint_number=done)
-        finally:
-            stream.close()
-    return {"model": model, "steps": int(step_var.numpy()), "images_seen": int(seen_var.numpy()),
-            "wall_s": float(wall_var.numpy()), "cpu_s": float(cpu_var.numpy()) if cpu_var.numpy() >= 0 else None,
-            "resumed_from": resumed_from}
+
+    def one_step(batch, step):
+        images, labels = batch_inputs(net, batch)
+        lr = toynet_training.learning_rate(step, s["steps"], s["lr"])
+        return step_fn(tf.constant(images), labels, tf.constant(lr, tf.float32),
+                       tf.constant([toynets.SEEDS[net], step], tf.int32))
+
+    done = toynet_training.train_resumable(
+        work, {"model": model, "optimizer": opt, **({"head": head} if head is not None else {})}, s["steps"],
+        lambda start: toynet_training.RenderStream(toynets.SEEDS[net], s["persons"], s["batch"], s["fresh"],
+                                                   s["window"], start_step=start,
+                                                   labelled_persons=s.get("labelled_persons")),
+        one_step, images_per_step=s["batch"], name=net, log=logging.info, log_every=FLAGS.log_every,
+        checkpoint_every=FLAGS.checkpoint_every)
+    return {"model": model, **done}
 
 
 def command() -> str:

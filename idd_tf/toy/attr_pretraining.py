@@ -13,12 +13,9 @@ neither the evaluator nor the factors it scores. The result loads with
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import numpy as np
-
-from idd_tf.utils.errors import UserError
 
 SEED = 501   # renders of people no other toy part trained or is measured on (toynets.SEEDS, protocol)
 HELDOUT_SEED = 502
@@ -73,20 +70,11 @@ def train(out_dir, steps=1500, batch=64, lr=1e-3, input_size=64, widths=(32, 64,
     settings = {"steps": steps, "batch": batch, "lr": lr, "input_size": input_size, "widths": list(widths),
                 "code": code, "seed": SEED, "loss": "L1 of the reconstruction", "fresh": 16, "window": 4096}
     work = Path(work_dir) if work_dir else out / "work"
-    work.mkdir(parents=True, exist_ok=True)
-    if (work / "settings.json").is_file() and json.loads((work / "settings.json").read_text()) != settings:
-        raise UserError(f"{work} holds a run with other settings ({work / 'settings.json'}); "
-                         "use another output folder or delete it")
-    fileio.atomic_write_bytes(work / "settings.json", (json.dumps(settings, indent=2) + "\n").encode())
+    net_training.claim_work_dir(work, settings)
     keras.utils.set_random_seed(SEED)
     encoder, ae = build(input_size, tuple(widths), code)
     opt = keras.optimizers.Adam(lr)
     opt.build(ae.trainable_variables)
-    step_var, wall_var = tf.Variable(0, dtype=tf.int64), tf.Variable(0.0, dtype=tf.float64)
-    ckpt = tf.train.Checkpoint(model=ae, optimizer=opt, step=step_var, wall=wall_var)
-    manager = tf.train.CheckpointManager(ckpt, str(work / "checkpoints"), max_to_keep=1)
-    if manager.latest_checkpoint:
-        ckpt.restore(manager.latest_checkpoint).assert_nontrivial_match()
 
     @tf.function
     def step_fn(images, rate):
@@ -96,30 +84,17 @@ def train(out_dir, steps=1500, batch=64, lr=1e-3, input_size=64, widths=(32, 64,
         opt.apply_gradients(zip(tape.gradient(loss, ae.trainable_variables), ae.trainable_variables))
         return loss
 
-    start = int(step_var.numpy())
-    if start < steps:
-        stream = net_training.RenderStream(SEED, 1_000_000, batch, 16, 4096, input_size, start_step=start)
-        t0, wall0 = time.time(), float(wall_var.numpy())
-        try:
-            for step in range(start, steps):
-                loss = step_fn(tf.constant(toynets.to_float(stream.batch(step)["images"])),
-                               tf.constant(net_training.learning_rate(step, steps, lr), tf.float32))
-                step_var.assign(step + 1)
-                wall_var.assign(wall0 + time.time() - t0)
-                done = step + 1
-                if done % log_every == 0 or done == steps:
-                    rate = (done - start) / max(1e-9, time.time() - t0)
-                    log(f"attr autoencoder step {done}/{steps}  L1 {float(loss):.4f}  {rate:.2f} steps/s  "
-                        f"ETA {(steps - done) / max(rate, 1e-9):.0f}s")
-                if done % 500 == 0 or done == steps:
-                    manager.save(checkpoint_number=done)
-        finally:
-            stream.close()
+    done = net_training.train_resumable(
+        work, {"model": ae, "optimizer": opt}, steps,
+        lambda start: net_training.RenderStream(SEED, 1_000_000, batch, 16, 4096, input_size, start_step=start),
+        lambda b, step: {"L1": step_fn(tf.constant(toynets.to_float(b["images"])),
+                                       tf.constant(net_training.learning_rate(step, steps, lr), tf.float32))},
+        images_per_step=batch, name="attr autoencoder", log=log, log_every=log_every, checkpoint_every=500)
     out.mkdir(parents=True, exist_ok=True)
     tmp = out / f".{WEIGHTS_FILE}.tmp.weights.h5"
     encoder.save_weights(tmp)
     tmp.replace(out / WEIGHTS_FILE)
-    info = {"settings": settings, "steps_done": int(step_var.numpy()), "wall_s": float(wall_var.numpy()),
+    info = {"settings": settings, "steps_done": done["steps"], "wall_s": done["wall_s"],
             "heldout_psnr_db": heldout_psnr(ae, heldout, input_size), "heldout_n": heldout,
             "heldout_seed": HELDOUT_SEED, "weights": WEIGHTS_FILE,
             "encoder_parameters": int(encoder.count_params())}

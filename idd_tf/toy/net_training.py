@@ -3,6 +3,9 @@
     render_people(persons, views, seed) -> arrays of renders; RenderStream: deterministic,
         background-rendered training batches (resumable: batch(step) depends on (seed, step) only)
     learning_rate(step, steps, peak): the toy nets' warm-up + cosine schedule
+    claim_work_dir(work, settings) / train_resumable(work, objects, steps, make_stream, step_fn, ...):
+        the resumable loop (checkpoints, wall and CPU time, progress with ETA) the toy nets and
+        E_attr's pretraining (`attr_pretraining`) share
     heldout_sets(net) / evaluate_net(net, model, sets): the held-out numbers, as dicts, from
         verification_report, landmark_report, factor_report (R^2, circular for hues; accuracy)
         and identity_content_report; targets_met(net, report) against TARGETS
@@ -132,6 +135,74 @@ class RenderStream:
             self.stop = True
             self.cond.notify_all()
         self.thread.join()
+
+
+# ----------------------------------------------------------------------------------------------
+# The resumable training loop (the toy nets and E_attr's pretraining).
+
+def claim_work_dir(work, settings: dict, may_change=()) -> None:
+    """`work`/settings.json names the run that `work` holds: written by the first run, and a run with
+    other settings (the keys in `may_change` aside) is refused rather than mixed into its checkpoint."""
+    import json
+
+    from idd_tf.utils import fileio
+    from idd_tf.utils.errors import UserError
+    work.mkdir(parents=True, exist_ok=True)
+    path = work / "settings.json"
+    if path.is_file():
+        old = json.loads(path.read_text())
+        if {k: v for k, v in old.items() if k not in may_change} != \
+                {k: v for k, v in settings.items() if k not in may_change}:
+            raise UserError(f"{work} holds a run with other settings ({path}); use another work folder or delete it")
+    fileio.atomic_write_bytes(path, (json.dumps(settings, indent=2) + "\n").encode())
+
+
+def train_resumable(work, objects: dict, steps, make_stream, step_fn, *, images_per_step, name, log,
+                    log_every=50, checkpoint_every=100) -> dict:
+    """Train from `work`/checkpoints on, or from step 0: `objects` (model, optimizer, ...) are checkpointed
+    there with the step, wall seconds, images seen and CPU seconds. For each step left, `step_fn(batch,
+    step)` -> {loss name: value} on `make_stream(first step).batch(step)`; a progress line (rate,
+    elapsed, ETA) every `log_every` steps and a checkpoint every `checkpoint_every` and at the end.
+    Returns {steps, images_seen, wall_s, cpu_s (None for a run begun before CPU time was kept),
+    resumed_from}."""
+    import time
+
+    import tensorflow as tf
+    step_var, seen_var = tf.Variable(0, dtype=tf.int64), tf.Variable(0, dtype=tf.int64)
+    wall_var = tf.Variable(0.0, dtype=tf.float64)
+    cpu_var = tf.Variable(-1.0, dtype=tf.float64)   # < 0: not recorded (a checkpoint without it)
+    ckpt = tf.train.Checkpoint(**objects, step=step_var, wall=wall_var, seen=seen_var, cpu=cpu_var)
+    manager = tf.train.CheckpointManager(ckpt, str(work / "checkpoints"), max_to_keep=1)
+    if manager.latest_checkpoint:
+        ckpt.restore(manager.latest_checkpoint).assert_nontrivial_match()
+        log(f"{name}: resuming from step {int(step_var.numpy())} ({manager.latest_checkpoint})")
+    start = int(step_var.numpy())
+    if start == 0:
+        cpu_var.assign(0.0)
+    if start < steps:
+        stream = make_stream(start)
+        t0, wall0 = time.time(), float(wall_var.numpy())
+        cpu_t0, cpu0 = time.process_time(), float(cpu_var.numpy())
+        try:
+            for step in range(start, steps):
+                logs = step_fn(stream.batch(step), step)
+                step_var.assign(step + 1)
+                seen_var.assign_add(images_per_step)
+                wall_var.assign(wall0 + time.time() - t0)
+                if cpu0 >= 0:
+                    cpu_var.assign(cpu0 + time.process_time() - cpu_t0)
+                done = step + 1
+                if done % log_every == 0 or done == steps:
+                    rate = (done - start) / max(1e-9, time.time() - t0)
+                    losses = "  ".join(f"{k} {float(v):.4f}" for k, v in logs.items())
+                    log(f"{name} step {done}/{steps}  {losses}  {rate:.2f} steps/s  "
+                        f"elapsed {float(wall_var.numpy()):.0f}s  ETA {(steps - done) / max(rate, 1e-9):.0f}s")
+                if done % checkpoint_every == 0 or done == steps:
+                    manager.save(checkpoint_number=done)
+        finally:
+            stream.close()
+    return {"steps": int(step_var.numpy()), "images_seen": int(seen_var.numpy()), "wall_s": float(wall_var.numpy()),
+            "cpu_s": float(cpu_var.numpy()) if cpu_var.numpy() >= 0 else None, "resumed_from": start}
 
 
 # ----------------------------------------------------------------------------------------------

@@ -446,3 +446,50 @@ def test_target_weights_line_up_with_the_target_columns():
     assert changed_columns("bg_hue", 0.123) == set(np.flatnonzero(w == 2.0)) and (w == 2.0).sum() == 2
     with pytest.raises(ValueError, match="glasses"):
         toynets.target_weights({"glasses": 2.0})
+
+
+def test_a_work_folder_refuses_a_run_with_other_settings(tmp_path):
+    """The toy nets' and E_attr pretraining's work folders: the same settings (or a changed key that
+    may change, e.g. more steps) resume; any other change is a user error naming settings.json."""
+    from idd_tf.utils.errors import UserError
+    work = tmp_path / "w"
+    toynet_training.claim_work_dir(work, {"lr": 1e-3, "steps": 10}, may_change=("steps",))
+    toynet_training.claim_work_dir(work, {"lr": 1e-3, "steps": 20}, may_change=("steps",))
+    assert json.loads((work / "settings.json").read_text())["steps"] == 20
+    with pytest.raises(UserError, match="settings.json"):
+        toynet_training.claim_work_dir(work, {"lr": 2e-3, "steps": 20}, may_change=("steps",))
+    with pytest.raises(UserError, match="other settings"):
+        toynet_training.claim_work_dir(work, {"lr": 1e-3, "steps": 30})
+
+
+def test_the_resumable_loop_continues_where_it_stopped(tmp_path):
+    """train_resumable: a run stopped after 3 of 6 steps goes on from step 3 (the stream started
+    there, the counters kept), and the two halves make the same variable as one run of 6 steps."""
+    class Stream:
+        def __init__(self, start):
+            self.starts = start
+
+        def batch(self, step):
+            return {"x": float(step + 1)}
+
+        def close(self):
+            pass
+
+    def run(work, steps, lines):
+        v = tf.Variable(0.0)
+
+        def step_fn(batch, step):
+            v.assign_add(batch["x"])
+            return {"v": v}
+        out = toynet_training.train_resumable(work, {"v": v}, steps, Stream, step_fn, images_per_step=4,
+                                              name="t", log=lines.append, log_every=1, checkpoint_every=2)
+        return float(v.numpy()), out
+
+    lines = []
+    whole, _ = run(tmp_path / "whole", 6, lines)
+    assert whole == 21.0 and "t step 6/6  v 21.0000" in lines[-1] and "ETA 0s" in lines[-1]
+    run(tmp_path / "halves", 3, [])
+    lines = []
+    resumed, out = run(tmp_path / "halves", 6, lines)
+    assert resumed == whole and out["resumed_from"] == 3 and out["steps"] == 6 and out["images_seen"] == 24
+    assert lines[0].startswith("t: resuming from step 3") and out["wall_s"] > 0 and out["cpu_s"] >= 0
