@@ -67,8 +67,9 @@ def define_flags():
     flags.DEFINE_string("parts", "runs/toy_parts", "folder of the parts the id_robust, lnd_robust, "
                         "attr_pretrained and all3 variants load (how to build them: toy_table.PARTS)")
     flags.DEFINE_multi_string("set", [], "a config change applied to every variant (e.g. batch_size=8)")
-    flags.DEFINE_bool("bound", False, "also score the ideal renders projected into the toy StyleGAN (W, W+): "
-                      "what any encoder into it could reach (with the first variant's evaluation; minutes)")
+    flags.DEFINE_bool("bound", False, "also score the ideal renders projected into the toy StyleGAN (W, W+, and W "
+                      "near its samples): what any encoder into it could reach, and one that outputs ws like "
+                      "those it was trained on (with the first variant's evaluation; minutes)")
     flags.DEFINE_bool("overwrite", False, "replace an earlier table (training always continues where it stopped)")
 
 

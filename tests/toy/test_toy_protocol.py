@@ -130,9 +130,17 @@ def test_projection_finds_the_stylegans_own_images_and_bounds_rendered_pairs():
     found = tp.project(G, g, steps=100)
     assert psnr(found, g) > psnr(start, g) + 3, (psnr(found, g), psnr(start, g))
     assert tp.project(G, g[:2], w_plus=True, steps=5).shape == g[:2].shape
+    # the prior: w_statistics whitens the mapping's samples, and a strong prior pins w to their mean
+    mean, white = stats = tp.w_statistics(G, n=2000, seed=5)
+    z = np.random.RandomState(5).randn(2000, G.latent_size).astype(np.float32)
+    whitened = (G.mapping(z).numpy()[:, 0] - mean) @ white
+    np.testing.assert_allclose(np.cov(whitened.T), np.eye(len(mean)), atol=1e-2)
+    at_mean = tp.synthesize(G, np.tile(mean[None, None], [4, G.num_layers, 1]))
+    pinned = tp.project(G, g, steps=100, prior=1e4, stats=stats)
+    assert psnr(pinned, at_mean) > psnr(found, at_mean) + 3, (psnr(pinned, at_mean), psnr(found, at_mean))
     evaluator = toynets.load_net(SHIPPED, "evaluator")
     r = tp.evaluate(CopyAttr(), G, evaluator, n=4, seed=3, mixing=False, bound=True)
-    for space in ("W", "W+"):
+    for space in ("W", "W+", "W, near its samples"):
         row = r["rendered"][f"ideal render projected into G ({space})"]
         assert row["norm_sum"] == pytest.approx(row["norm_id"] + row["norm_attr"]) and "truth_psnr" in row
 
