@@ -59,8 +59,8 @@ def method(net):
     return generate
 
 
-# project()'s prior for the in-distribution bound: on the shipped toy StyleGAN it keeps the projected
-# ws' Mahalanobis distance near its samples' (12.6 against 11.2; unconstrained: 88).
+# project()'s prior for the in-distribution bound: it keeps the shipped toy StyleGAN's projected ws about as
+# far from its samples as they are (docs/toy_world.md#rendered-pairs-what-closes-the-gap).
 PRIOR = 0.003
 
 
