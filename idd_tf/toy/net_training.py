@@ -16,8 +16,10 @@ and their seeds (`toynets.SEEDS`: each net is measured on people from another se
 
 from __future__ import annotations
 
+import json
 import math
 import threading
+import time
 
 import numpy as np
 
@@ -143,8 +145,6 @@ class RenderStream:
 def claim_work_dir(work, settings: dict, may_change=()) -> None:
     """`work`/settings.json names the run that `work` holds: written by the first run, and a run with
     other settings (the keys in `may_change` aside) is refused rather than mixed into its checkpoint."""
-    import json
-
     from idd_tf.utils import fileio
     from idd_tf.utils.errors import UserError
     work.mkdir(parents=True, exist_ok=True)
@@ -165,8 +165,6 @@ def train_resumable(work, objects: dict, steps, make_stream, step_fn, *, images_
     elapsed, ETA) every `log_every` steps and a checkpoint every `checkpoint_every` and at the end.
     Returns {steps, images_seen, wall_s, cpu_s (None for a run begun before CPU time was kept),
     resumed_from}."""
-    import time
-
     import tensorflow as tf
     step_var, seen_var = tf.Variable(0, dtype=tf.int64), tf.Variable(0, dtype=tf.int64)
     wall_var = tf.Variable(0.0, dtype=tf.float64)

@@ -62,6 +62,8 @@ def method(net):
 # project()'s prior for the in-distribution bound: it keeps the shipped toy StyleGAN's projected ws about as
 # far from its samples as they are (docs/toy_world.md#rendered-pairs-what-closes-the-gap).
 PRIOR = 0.003
+# evaluate(bound=True)'s rows: (w_plus, prior, the space named in the row).
+BOUND_ROWS = ((False, 0.0, "W"), (True, 0.0, "W+"), (False, PRIOR, "W, near its samples"))
 
 
 def w_statistics(G, n: int = 20000, seed: int = 5):
@@ -186,7 +188,7 @@ def evaluate(net, G, evaluator, n: int = 500, seed: int = 0, psi: float = 0.7, c
     and W+), what any encoder into it could reach at best by pixels, and into W near the mapping's
     samples (`prior=PRIOR`), what an encoder that outputs ws like the ones it was trained on could.
     """
-    stages = 4 + (G.num_layers - 1 if mixing else 0) + (3 if bound else 0)
+    stages = 4 + (G.num_layers - 1 if mixing else 0) + (len(BOUND_ROWS) if bound else 0)
     count = iter(range(stages))
 
     def say(message):
@@ -237,7 +239,7 @@ def evaluate(net, G, evaluator, n: int = 500, seed: int = 0, psi: float = 0.7, c
             "copy I_id": _row(evaluator, pi, pa, p["id"], ref_feats, p["truth"]),
             "ground truth": _row(evaluator, pi, pa, p["truth"], ref_feats, p["truth"])}
     if bound:
-        for w_plus, prior, space in ((False, 0.0, "W"), (True, 0.0, "W+"), (False, PRIOR, "W, near its samples")):
+        for w_plus, prior, space in BOUND_ROWS:
             name = f"ideal render projected into G ({space})"
             say(f"{name} ({n})")
             rend[name] = _row(evaluator, pi, pa, project(G, p["truth"], w_plus, prior=prior), ref_feats, p["truth"])
